@@ -1,0 +1,38 @@
+# Thin wrapper: the build is CMake, the tests are ctest. `make demo` and `make test` are the
+# README's quick start and install whatever Debian packages are missing first.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+
+.PHONY: all deps build build-asan test test-fast demo bench clean
+
+all: build
+
+deps:
+	@deploy/install-deps.sh all
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSPX_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Every test: the optimised build, the same suite under ASan+UBSan, and the integration path
+# under valgrind (see tests/run-all.sh).
+test: build build-asan
+	@tests/run-all.sh $(BUILD) $(ASAN_BUILD)
+
+# The optimised build's suite only (quick local loop).
+test-fast: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+demo: build
+	@deploy/demo.sh $(BUILD)
+
+bench: build
+	@tests/bench/run-bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

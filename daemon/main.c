@@ -1,0 +1,3 @@
+/* placeholder while the daemon is written; replaced in the next commit */
+#include <stdio.h>
+int main(void) { fputs("spectrad: not built yet\n", stderr); return 1; }

@@ -1,0 +1,77 @@
+/* The table of pipeline kinds: how streams/ reaches every algorithm.
+ *
+ * An adapter (streams/adapters/<algo>.c) wraps one estimator from algorithms/ behind these ops and
+ * one row in pipeline_kinds.c registers it. Adding an algorithm is one adapter file and one row.
+ *
+ * Threading contract: create/destroy and describe run on the loop thread; update and result run on a
+ * worker thread, never concurrently for the same instance (the daemon keeps at most one job in
+ * flight per pipeline), so adapters need no locks. */
+#ifndef SPX_PIPELINE_KIND_H
+#define SPX_PIPELINE_KIND_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+/* What a pipeline knows of the stream it is attached to. */
+typedef struct spx_stream_info {
+    const char *name;
+    spx_kind kind;
+    uint32_t dim;              /* d (rows), C channels (series), m rows per block (blocks) */
+    double rate;               /* series: nominal rate in Hz, 0 if unknown */
+} spx_stream_info;
+
+/* One accepted ingest message as pipelines see it. Read-only, shared by every pipeline of the
+ * stream; the data is aligned for its dtype and already validated (shape, finiteness). i16 series
+ * are converted to f32 (times scale) on accept, so adapters see f32 or f64 only. */
+typedef struct spx_input {
+    spx_kind kind;
+    spx_dtype dtype;           /* SPX_DTYPE_F32 or SPX_DTYPE_F64 */
+    uint32_t n;                /* rows / samples / block rows (m) */
+    uint32_t d;                /* dim / channels / block cols */
+    const void *data;          /* n x d, row-major */
+    double t;                  /* producer time, or receive time */
+    double t0, rate;           /* series */
+    const spx_event *events;   /* series */
+    size_t n_events;
+    const char *block_id;      /* blocks; "" when absent */
+    int end;                   /* end-of-stream marker */
+    uint64_t seq;              /* stream-local message number, 1-based */
+} spx_input;
+
+typedef struct spx_param {
+    const char *key;
+    const char *value;
+} spx_param;
+
+typedef struct spx_pipeline_ops {
+    const char *algo;          /* name used in attach, e.g. "topeig" */
+    const char *summary;       /* one line for `spectra algos` and docs */
+    unsigned kinds;            /* bitmask of spx_kind this algorithm accepts */
+
+    /* Parses params (unknown keys and bad values are errors, with the reason in err) and builds an
+     * instance. Returns 0 or -1. */
+    int (*create)(void **state, const spx_stream_info *stream, const spx_param *params,
+                  size_t n_params, char *err, size_t errlen);
+    /* Applies one input. Returns 0, or -1 with err filled: the input is then counted as a pipeline
+     * error and the state must be as if the input had not been applied. */
+    int (*update)(void *state, const spx_input *in, char *err, size_t errlen);
+    /* Packs the current estimate as one msgpack map (the "result" of a result body). */
+    int (*result)(void *state, msgpack_packer *pk);
+    void (*destroy)(void *state);
+} spx_pipeline_ops;
+
+/* Looks an algorithm up by name; NULL when unknown. */
+const spx_pipeline_ops *spx_pipeline_kind_find(const char *algo);
+/* The table, NULL-terminated, for listing. */
+const spx_pipeline_ops *const *spx_pipeline_kinds(void);
+
+/* Helpers for adapters: parse one parameter value. Return 0, or -1 with a message naming the key. */
+int spx_param_double(const spx_param *p, double lo, double hi, double *out, char *err,
+                     size_t errlen);
+int spx_param_uint(const spx_param *p, uint64_t lo, uint64_t hi, uint64_t *out, char *err,
+                   size_t errlen);
+
+#endif
