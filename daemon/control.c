@@ -1,0 +1,280 @@
+/* The control socket (ROUTER): msgpack requests {op: ...} answered {ok: true, ...} or
+ * {ok: false, error: {code, message}} (docs/protocol.md section 3). Every request gets exactly one
+ * reply, malformed ones included, unless the envelope itself is unusable. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "control_ops.h"
+#include "log.h"
+#include "server.h"
+
+#define CONTROL_MAX_FRAMES 8
+
+/* A `get` waiting for its pipeline to apply what was accepted before it. */
+struct spx_pending_get {
+    spx_pending_get *next;
+    spx_pipeline *p;
+    spx_envelope env;
+    char *id;                  /* the request's id, already packed (msgpack bytes), or NULL */
+    size_t id_len;
+};
+
+void spx_envelope_free(spx_envelope *env)
+{
+    for (size_t i = 0; i < env->n; i++)
+        free(env->frames[i]);
+    env->n = 0;
+}
+
+static void send_reply(spx_server *srv, const spx_envelope *env, const msgpack_sbuffer *body)
+{
+    void *sock = srv->control.sock;
+    for (size_t i = 0; i < env->n; i++)
+        if (zmq_send(sock, env->frames[i], env->lens[i], ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            goto fail;
+    if (zmq_send(sock, body->data, body->size, ZMQ_DONTWAIT) >= 0)
+        return;
+fail:
+    /* The client went away (ROUTER drops to unknown peers) or its queue is full. */
+    spx_log_limited(SPX_LOG_WARN, "control-send", "control: reply not sent: %s",
+                    zmq_strerror(zmq_errno()));
+}
+
+void spx_reply_begin(msgpack_packer *pk, const spx_request *req, size_t n_extra)
+{
+    msgpack_pack_map(pk, 1 + (req && req->id ? 1 : 0) + n_extra);
+    spx_pack_key_bool(pk, "ok", true);
+    if (req && req->id) {
+        spx_pack_cstr(pk, "id");
+        msgpack_pack_object(pk, *req->id);
+    }
+}
+
+/* ---- get: answered now, or parked until the pipeline has caught up ------------------------------ */
+
+static void pack_get_reply(msgpack_sbuffer *sb, const char *id, size_t id_len,
+                           const spx_pipeline *p)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, id ? 3 : 2);
+    spx_pack_key_bool(&pk, "ok", true);
+    if (id) {
+        spx_pack_cstr(&pk, "id");
+        msgpack_sbuffer_write(sb, id, id_len);   /* a packed msgpack object, inserted as is */
+    }
+    spx_pack_cstr(&pk, "result");
+    if (p->latest)
+        msgpack_sbuffer_write(sb, (const char *)p->latest, p->latest_len);
+    else
+        msgpack_pack_nil(&pk);
+}
+
+static bool caught_up(const spx_pipeline *p)
+{
+    return !p->busy && p->q_len == 0 && !(p->publish_requested && p->work.dirty);
+}
+
+spx_errcode spx_op_get(spx_server *srv, spx_request *req, spx_envelope *env, char *err,
+                       size_t errlen)
+{
+    spx_stream *s;
+    spx_pipeline *p;
+    spx_errcode code = spx_lookup_pipeline(srv, req, &s, &p, err, errlen);
+    if (code != SPX_OK)
+        return code;
+    spx_pending_get *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        return SPX_E_INTERNAL;
+    }
+    if (req->id) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_object(&pk, *req->id);
+        g->id = sb.data;
+        g->id_len = sb.size;
+    }
+    g->p = p;
+    g->env = *env;             /* the envelope moves into the parked request */
+    env->n = 0;
+    g->next = srv->gets;
+    srv->gets = g;
+    if (!caught_up(p)) {
+        p->publish_requested = true;
+        spx_server_schedule(srv, p);
+    }
+    spx_control_answer_gets(srv, p, false);
+    return SPX_OK;
+}
+
+void spx_control_answer_gets(spx_server *srv, spx_pipeline *p, bool pipeline_gone)
+{
+    if (!pipeline_gone && !caught_up(p))
+        return;
+    spx_pending_get **link = &srv->gets;
+    while (*link) {
+        spx_pending_get *g = *link;
+        if (g->p != p) {
+            link = &g->next;
+            continue;
+        }
+        *link = g->next;
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        if (pipeline_gone) {
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            msgpack_pack_map(&pk, g->id ? 3 : 2);
+            spx_pack_key_bool(&pk, "ok", false);
+            if (g->id) {
+                spx_pack_cstr(&pk, "id");
+                msgpack_sbuffer_write(&sb, g->id, g->id_len);
+            }
+            spx_pack_cstr(&pk, "error");
+            msgpack_pack_map(&pk, 2);
+            spx_pack_key_cstr(&pk, "code", spx_errcode_name(SPX_E_UNKNOWN_PIPELINE));
+            spx_pack_key_cstr(&pk, "message", "the pipeline was detached before it caught up");
+        } else {
+            pack_get_reply(&sb, g->id, g->id_len, p);
+        }
+        send_reply(srv, &g->env, &sb);
+        msgpack_sbuffer_destroy(&sb);
+        spx_envelope_free(&g->env);
+        free(g->id);
+        free(g);
+    }
+}
+
+void spx_control_free_gets(spx_server *srv)
+{
+    while (srv->gets) {
+        spx_pending_get *g = srv->gets;
+        srv->gets = g->next;
+        spx_envelope_free(&g->env);
+        free(g->id);
+        free(g);
+    }
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------------- */
+
+static const spx_control_op g_ops[] = {
+    {"ping", spx_op_ping, false},     {"create", spx_op_create, true},
+    {"drop", spx_op_drop, true},      {"list", spx_op_list, false},
+    {"attach", spx_op_attach, true},  {"detach", spx_op_detach, true},
+    {"stats", spx_op_stats, false},   {"algos", spx_op_algos, false},
+};
+
+static void handle_request(spx_server *srv, spx_envelope *env, const void *body, size_t len)
+{
+    char err[512] = "";
+    spx_request req;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    srv->c.control_requests++;
+
+    spx_errcode code = spx_decode_request(body, len, &req, err, sizeof err);
+    if (code != SPX_OK) {
+        spx_pack_error_reply(&pk, NULL, code, err);
+        goto reply;
+    }
+    if (!strcmp(req.op, "get")) {
+        code = spx_op_get(srv, &req, env, err, sizeof err);
+        if (code == SPX_OK) {
+            spx_request_clear(&req);
+            msgpack_sbuffer_destroy(&sb);
+            return;          /* answered now or later by spx_control_answer_gets */
+        }
+        spx_pack_error_reply(&pk, req.id, code, err);
+        spx_request_clear(&req);
+        goto reply;
+    }
+    const spx_control_op *op = NULL;
+    for (size_t i = 0; i < sizeof g_ops / sizeof g_ops[0]; i++)
+        if (!strcmp(g_ops[i].name, req.op))
+            op = &g_ops[i];
+    if (!op) {
+        code = SPX_E_UNKNOWN_OP;
+        snprintf(err, sizeof err, "unknown op '%s' (ping, create, drop, list, attach, detach, get, "
+                 "stats, algos)", req.op);
+    } else if (op->mutates && srv->stopping) {
+        code = SPX_E_BUSY;
+        snprintf(err, sizeof err, "shutting down");
+    } else {
+        code = op->fn(srv, &req, &pk, err, sizeof err);
+    }
+    if (code != SPX_OK) {
+        /* Handlers pack nothing before they fail, so the buffer is still empty here. */
+        msgpack_sbuffer_clear(&sb);
+        spx_pack_error_reply(&pk, req.id, code, err);
+    }
+    spx_request_clear(&req);
+reply:
+    if (code != SPX_OK) {
+        srv->c.control_errors++;
+        spx_log_limited(SPX_LOG_INFO, "control-error", "control: %s: %s", spx_errcode_name(code),
+                        err);
+    }
+    send_reply(srv, env, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+unsigned spx_control_on_read(spx_zsock *zs, unsigned budget)
+{
+    spx_server *srv = zs->data;
+    unsigned handled = 0;
+    while (handled < budget) {
+        spx_envelope env = {0};
+        zmq_msg_t frames[CONTROL_MAX_FRAMES];
+        size_t n = 0;
+        int more = 1;
+        size_t len = sizeof more;
+        bool overflow = false;
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, zs->sock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            zmq_getsockopt(zs->sock, ZMQ_RCVMORE, &more, &len);
+            if (n < CONTROL_MAX_FRAMES)
+                frames[n++] = m;
+            else {
+                zmq_msg_close(&m);
+                overflow = true;
+            }
+        }
+        if (n == 0)
+            break;
+        handled++;
+        /* ROUTER prepends the peer identity; REQ adds an empty delimiter; the body is the last
+         * frame. Everything before the body is mirrored back as the envelope. */
+        if (n >= 2 && n <= SPX_ENVELOPE_MAX + 1 && !overflow) {
+            for (size_t i = 0; i + 1 < n; i++) {
+                env.lens[i] = zmq_msg_size(&frames[i]);
+                env.frames[i] = malloc(env.lens[i] ? env.lens[i] : 1);
+                if (env.frames[i])
+                    memcpy(env.frames[i], zmq_msg_data(&frames[i]), env.lens[i]);
+                env.n = i + 1;
+            }
+            handle_request(srv, &env, zmq_msg_data(&frames[n - 1]), zmq_msg_size(&frames[n - 1]));
+            spx_envelope_free(&env);
+        } else {
+            srv->c.control_requests++;
+            srv->c.control_errors++;
+            spx_log_limited(SPX_LOG_WARN, "control-frames", "control: dropped a message of %zu "
+                            "frames (expected identity, optional delimiter, body)", n);
+        }
+        for (size_t i = 0; i < n; i++)
+            zmq_msg_close(&frames[i]);
+    }
+    return handled;
+}

@@ -1,0 +1,372 @@
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "log.h"
+
+#define TICK_MS 20
+#define JOB_MAX_INPUTS 64
+
+/* ---- pipeline jobs on the worker pool ---------------------------------------------------------- */
+
+typedef struct job_req {
+    uv_work_t req;
+    spx_job *job;
+    spx_server *srv;
+} job_req;
+
+static void job_work(uv_work_t *req) { spx_job_run(((job_req *)req)->job); }
+
+static void publish_bodies(spx_server *srv, const spx_job *job)
+{
+    const char *topic = job->p->topic;
+    size_t topic_len = strlen(topic);
+    for (size_t i = 0; i < job->n_bodies; i++) {
+        /* PUB never blocks: a subscriber past its high-water mark loses this result and sees a gap
+         * in `seq`. */
+        if (zmq_send(srv->pub, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(srv->pub, job->bodies[i], job->body_lens[i], ZMQ_DONTWAIT) < 0) {
+            srv->c.results_dropped++;
+            continue;
+        }
+        srv->c.results_messages++;
+        srv->c.results_bytes += job->body_lens[i];
+    }
+}
+
+static void maybe_resume_ingest(spx_server *srv)
+{
+    if (srv->ingest_paused && !srv->stopping &&
+        *spx_registry_bytes_held(srv->reg) <= srv->cfg.max_queued_bytes / 2) {
+        srv->ingest_paused = false;
+        spx_zsock_resume(&srv->ingest);
+        spx_debug("ingest resumed: backlog below %zu bytes", srv->cfg.max_queued_bytes / 2);
+    }
+}
+
+static void maybe_finish_stop(spx_server *srv);
+
+static void job_done(uv_work_t *req, int status)
+{
+    job_req *jr = (job_req *)req;
+    spx_server *srv = jr->srv;
+    spx_job *job = jr->job;
+    spx_pipeline *p = job->p;
+    (void)status;   /* jobs are never cancelled */
+    srv->jobs_in_flight--;
+    spx_job_finish(job);
+    if (job->failed) {
+        srv->c.pipeline_errors += job->failed;
+        spx_log_limited(SPX_LOG_WARN, "pipeline-update", "stream=%s pipeline=%s: %llu input(s) "
+                        "refused: %s", p->stream_name, p->name, (unsigned long long)job->failed,
+                        p->work.last_error);
+    }
+    if (!p->detached)
+        publish_bodies(srv, job);
+    spx_job_free(job);
+    free(jr);
+    if (p->detached) {
+        spx_control_answer_gets(srv, p, true);
+        spx_pipeline_free(p);
+    } else {
+        spx_control_answer_gets(srv, p, false);
+        spx_server_schedule(srv, p);
+    }
+    maybe_resume_ingest(srv);
+    maybe_finish_stop(srv);
+}
+
+void spx_server_schedule(spx_server *srv, spx_pipeline *p)
+{
+    spx_job *job = spx_pipeline_take_job(p, JOB_MAX_INPUTS, spx_now());
+    if (!job)
+        return;
+    job_req *jr = calloc(1, sizeof *jr);
+    if (!jr) {
+        /* Inputs go back to nobody: count them as failed rather than lose track. */
+        spx_job_finish(job);
+        spx_job_free(job);
+        spx_error("stream=%s pipeline=%s: out of memory scheduling a job", p->stream_name, p->name);
+        return;
+    }
+    jr->job = job;
+    jr->srv = srv;
+    srv->jobs_in_flight++;
+    uv_queue_work(srv->loop, &jr->req, job_work, job_done);
+}
+
+void spx_server_schedule_stream(spx_server *srv, spx_stream *s)
+{
+    for (size_t i = 0; i < s->n_pipelines; i++)
+        spx_server_schedule(srv, s->pipelines[i]);
+}
+
+/* ---- periodic work -------------------------------------------------------------------------------- */
+
+static void on_tick(uv_timer_t *t)
+{
+    spx_server *srv = t->data;
+    size_t n = spx_registry_count(srv->reg);
+    for (size_t i = 0; i < n; i++)
+        spx_server_schedule_stream(srv, spx_registry_at(srv->reg, i));
+    maybe_resume_ingest(srv);
+    maybe_finish_stop(srv);
+}
+
+/* ---- startup ----------------------------------------------------------------------------------- */
+
+static void *open_socket(spx_server *srv, int type, const char *endpoint, const char *what,
+                         char *err, size_t errlen)
+{
+    void *s = zmq_socket(srv->zctx, type);
+    if (!s) {
+        snprintf(err, errlen, "%s socket: %s", what, zmq_strerror(zmq_errno()));
+        return NULL;
+    }
+    int64_t maxmsg = (int64_t)srv->cfg.max_message_bytes;
+    int linger = 0;
+    if (type == ZMQ_PULL || type == ZMQ_ROUTER)
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (type == ZMQ_PULL)
+        zmq_setsockopt(s, ZMQ_RCVHWM, &srv->cfg.ingest_hwm, sizeof srv->cfg.ingest_hwm);
+    if (type == ZMQ_PUB) {
+        zmq_setsockopt(s, ZMQ_SNDHWM, &srv->cfg.publish_hwm, sizeof srv->cfg.publish_hwm);
+        linger = 1000;   /* let final results reach subscribers on shutdown */
+    }
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(s, endpoint) != 0) {
+        snprintf(err, errlen, "%s: cannot bind %s: %s", what, endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int prepare_state_dir(const char *dir, char *err, size_t errlen)
+{
+    if (!dir[0]) {
+        spx_info("no state dir configured: nothing is persisted across restarts");
+        return 0;
+    }
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "state dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "state dir %s: not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    spx_server *srv = h->data;
+    if (srv->stopping) {
+        spx_warn("second %s: exiting now without finishing queued work", strsignal(signum));
+        _exit(1);
+    }
+    spx_info("%s: shutting down (applying accepted input first)", strsignal(signum));
+    spx_server_stop(srv);
+}
+
+int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, char *err,
+                    size_t errlen)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->cfg = *cfg;
+    srv->loop = loop;
+    srv->started = spx_now();
+    if (prepare_state_dir(cfg->state_dir, err, errlen) != 0)
+        return -1;
+    if (!(srv->reg = spx_registry_new())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    srv->zctx = zmq_ctx_new();
+    if (!srv->zctx) {
+        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    void *ingest = open_socket(srv, ZMQ_PULL, cfg->ingest, "ingest", err, errlen);
+    if (!ingest)
+        goto fail;
+    srv->pub = open_socket(srv, ZMQ_PUB, cfg->publish, "publish", err, errlen);
+    if (!srv->pub) {
+        zmq_close(ingest);
+        goto fail;
+    }
+    void *control = open_socket(srv, ZMQ_ROUTER, cfg->control, "control", err, errlen);
+    if (!control) {
+        zmq_close(ingest);
+        zmq_close(srv->pub);
+        goto fail;
+    }
+    int rc = spx_zsock_start(loop, &srv->ingest, ingest, spx_ingest_on_read, cfg->ingest_budget, srv);
+    if (rc == 0)
+        rc = spx_zsock_start(loop, &srv->control, control, spx_control_on_read, 64, srv);
+    if (rc != 0) {
+        snprintf(err, errlen, "watching sockets: %s", uv_strerror(rc));
+        return -1;   /* handles are registered with the loop; the process exits */
+    }
+    srv->open_handles = 2;   /* the two zsocks; signals and the timer are counted as they close */
+    uv_signal_init(loop, &srv->sig_int);
+    uv_signal_init(loop, &srv->sig_term);
+    srv->sig_int.data = srv->sig_term.data = srv;
+    uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+    uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+    uv_timer_init(loop, &srv->tick);
+    srv->tick.data = srv;
+    uv_timer_start(&srv->tick, on_tick, TICK_MS, TICK_MS);
+    srv->open_handles += 3;
+    if (spx_server_apply_declarations(srv, err, errlen) != 0)
+        return -1;
+    const char *lo = "tcp://127.0.0.1:";
+    bool loopback = !strncmp(cfg->ingest, lo, strlen(lo)) && !strncmp(cfg->publish, lo, strlen(lo)) &&
+                    !strncmp(cfg->control, lo, strlen(lo));
+    spx_info("spectrad %s listening: ingest %s, results %s, control %s%s", SPX_VERSION, cfg->ingest,
+             cfg->publish, cfg->control,
+             loopback ? " (loopback only, no authentication)" : " (no authentication configured)");
+    return 0;
+fail:
+    if (srv->zctx)
+        zmq_ctx_term(srv->zctx);
+    spx_registry_free(srv->reg);
+    srv->reg = NULL;
+    srv->zctx = NULL;
+    return -1;
+}
+
+int spx_server_apply_declarations(spx_server *srv, char *err, size_t errlen)
+{
+    const spx_config *cfg = &srv->cfg;
+    for (size_t i = 0; i < cfg->n_streams; i++) {
+        const spx_config_stream *cs = &cfg->streams[i];
+        spx_kind kind;
+        spx_kind_parse(cs->kind, strlen(cs->kind), &kind);
+        char why[256];
+        if (spx_registry_create(srv->reg, cs->name, kind, cs->dim, cs->rate, NULL, 0, NULL, why,
+                                sizeof why) != SPX_OK) {
+            snprintf(err, errlen, "%s: [stream %s]: %s", cfg->config_file, cs->name, why);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_pipelines; i++) {
+        const spx_config_pipeline *cp = &cfg->pipelines[i];
+        char why[256];
+        spx_stream *s = spx_registry_find(srv->reg, cp->stream);
+        const spx_pipeline_ops *ops = spx_pipeline_kind_find(cp->algo);
+        if (!s) {
+            snprintf(err, errlen, "%s: [pipeline %s.%s]: no [stream %s] declared", cfg->config_file,
+                     cp->stream, cp->name, cp->stream);
+            return -1;
+        }
+        if (!ops) {
+            snprintf(err, errlen, "%s: [pipeline %s.%s]: unknown algo '%s'", cfg->config_file,
+                     cp->stream, cp->name, cp->algo);
+            return -1;
+        }
+        spx_param params[SPX_CONFIG_PARAMS_MAX];
+        for (size_t k = 0; k < cp->n_params; k++)
+            params[k] = (spx_param){cp->keys[k], cp->values[k]};
+        spx_publish_policy policy = {.every = cp->has_every ? cp->every : 0,
+                                     .interval_ms = cp->has_interval ? cp->interval_ms : 250};
+        spx_stream_info info;
+        spx_stream_get_info(s, &info);
+        spx_pipeline *p;
+        if (spx_pipeline_create(&p, s->name, &info, cp->name, ops, params, cp->n_params, policy, why,
+                                sizeof why) != SPX_OK ||
+            spx_stream_attach(s, p, why, sizeof why) != SPX_OK) {
+            snprintf(err, errlen, "%s: [pipeline %s.%s]: %s", cfg->config_file, cp->stream,
+                     cp->name, why);
+            return -1;
+        }
+        spx_info("stream=%s pipeline=%s: %s attached from the config file", s->name, p->name,
+                 ops->algo);
+    }
+    return 0;
+}
+
+/* ---- shutdown ---------------------------------------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    spx_server *srv = h->data;
+    srv->open_handles--;
+}
+
+static void on_zsock_closed(spx_zsock *zs)
+{
+    spx_server *srv = zs->data;
+    srv->open_handles--;
+}
+
+static bool all_applied(spx_server *srv)
+{
+    if (srv->jobs_in_flight)
+        return false;
+    size_t n = spx_registry_count(srv->reg);
+    for (size_t i = 0; i < n; i++) {
+        spx_stream *s = spx_registry_at(srv->reg, i);
+        for (size_t j = 0; j < s->n_pipelines; j++)
+            if (s->pipelines[j]->q_len || s->pipelines[j]->busy ||
+                (s->pipelines[j]->publish_requested && s->pipelines[j]->work.dirty))
+                return false;
+    }
+    return true;
+}
+
+static void maybe_finish_stop(spx_server *srv)
+{
+    if (!srv->stopping || srv->ingest.closing || !all_applied(srv))
+        return;
+    spx_info("all accepted input applied; closing");
+    spx_control_free_gets(srv);
+    uv_timer_stop(&srv->tick);
+    uv_close((uv_handle_t *)&srv->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->sig_int, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->sig_term, on_handle_closed);
+    /* Messages still queued in ZeroMQ were never accepted: drop them rather than wait. */
+    spx_zsock_close(&srv->ingest, true, on_zsock_closed);
+    spx_zsock_close(&srv->control, true, on_zsock_closed);
+}
+
+void spx_server_stop(spx_server *srv)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    spx_zsock_pause(&srv->ingest);
+    /* Every pipeline publishes its final state once its queue is applied. */
+    size_t n = spx_registry_count(srv->reg);
+    for (size_t i = 0; i < n; i++) {
+        spx_stream *s = spx_registry_at(srv->reg, i);
+        for (size_t j = 0; j < s->n_pipelines; j++) {
+            s->pipelines[j]->publish_requested = true;
+            spx_server_schedule(srv, s->pipelines[j]);
+        }
+    }
+    maybe_finish_stop(srv);
+}
+
+int spx_server_run(spx_server *srv)
+{
+    uv_run(srv->loop, UV_RUN_DEFAULT);
+    if (srv->pub) {
+        zmq_close(srv->pub);   /* lingers up to 1 s to deliver the final results */
+        srv->pub = NULL;
+    }
+    spx_registry_free(srv->reg);
+    srv->reg = NULL;
+    zmq_ctx_term(srv->zctx);
+    srv->zctx = NULL;
+    spx_info("stopped");
+    return srv->exit_code;
+}

@@ -1,0 +1,70 @@
+/* The spectrad process: one libuv loop owning the ZeroMQ sockets, the stream registry and the
+ * scheduling of pipeline jobs onto the libuv worker pool.
+ *
+ * Data path (one way): ingest socket -> codec -> stream -> pipeline queue -> worker job -> result
+ * body -> results socket. Control requests are answered on the loop thread, except `get`, which
+ * waits for the pipeline to apply what was accepted before it. */
+#ifndef SPX_SERVER_H
+#define SPX_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "codec.h"
+#include "config.h"
+#include "stream.h"
+#include "zsock.h"
+
+typedef struct spx_pending_get spx_pending_get;
+
+typedef struct spx_server_counters {
+    uint64_t ingest_messages, ingest_bytes, ingest_rows, ingest_rejected;
+    uint64_t ingest_errors[SPX_E_COUNT];
+    uint64_t results_messages, results_bytes, results_dropped;
+    uint64_t control_requests, control_errors;
+    uint64_t pipeline_errors;
+    uint64_t ingest_pauses;        /* times ingest stopped reading because of the backlog */
+} spx_server_counters;
+
+typedef struct spx_server {
+    spx_config cfg;
+    uv_loop_t *loop;
+    void *zctx;
+    spx_zsock ingest;
+    spx_zsock control;
+    void *pub;                     /* PUB: only written, never watched */
+    spx_registry *reg;
+    uv_signal_t sig_int, sig_term;
+    uv_timer_t tick;               /* interval publishes, backpressure release, shutdown progress */
+    double started;                /* CLOCK_REALTIME seconds */
+    spx_server_counters c;
+    size_t jobs_in_flight;
+    spx_pending_get *gets;         /* `get` requests waiting for their pipeline */
+    bool ingest_paused;
+    bool stopping;
+    int open_handles;
+    int exit_code;
+} spx_server;
+
+/* Binds the sockets, creates the declared streams and pipelines. Returns 0, or -1 with err filled. */
+int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, char *err,
+                    size_t errlen);
+/* Runs the loop until a clean shutdown; returns the process exit code. */
+int spx_server_run(spx_server *srv);
+/* Starts a clean shutdown: stop accepting input, apply everything accepted, publish final results,
+ * answer waiting requests, close. Idempotent. */
+void spx_server_stop(spx_server *srv);
+
+/* Internal entry points shared by the daemon's files. */
+unsigned spx_ingest_on_read(spx_zsock *zs, unsigned budget);
+unsigned spx_control_on_read(spx_zsock *zs, unsigned budget);
+void spx_server_schedule(spx_server *srv, spx_pipeline *p);
+void spx_server_schedule_stream(spx_server *srv, spx_stream *s);
+/* Answers the `get` requests parked on p once p has applied everything queued before them. */
+void spx_control_answer_gets(spx_server *srv, spx_pipeline *p, bool pipeline_gone);
+void spx_control_free_gets(spx_server *srv);
+/* Creates the streams and pipelines declared in the config file. */
+int spx_server_apply_declarations(spx_server *srv, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,261 @@
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double spx_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+spx_errcode spx_pipeline_create(spx_pipeline **out, const char *stream_name,
+                                const spx_stream_info *info, const char *name,
+                                const spx_pipeline_ops *ops, const spx_param *params,
+                                size_t n_params, spx_publish_policy policy, char *err,
+                                size_t errlen)
+{
+    *out = NULL;
+    if (!spx_name_valid(name, strlen(name))) {
+        snprintf(err, errlen, "pipeline name '%.64s' must be 1-64 characters of [A-Za-z0-9_-]",
+                 name);
+        return SPX_E_BAD_NAME;
+    }
+    if (!(ops->kinds & info->kind)) {
+        snprintf(err, errlen, "algorithm %s does not accept %s streams", ops->algo,
+                 spx_kind_name(info->kind));
+        return SPX_E_KIND_MISMATCH;
+    }
+    if (n_params > SPX_PARAMS_MAX) {
+        snprintf(err, errlen, "at most %d parameters", SPX_PARAMS_MAX);
+        return SPX_E_BAD_PARAM;
+    }
+    spx_pipeline *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return SPX_E_INTERNAL;
+    }
+    for (size_t i = 0; i < n_params; i++) {
+        if (strlen(params[i].key) > SPX_NAME_MAX || strlen(params[i].value) >= SPX_PARAM_TEXT_MAX) {
+            snprintf(err, errlen, "parameter %.64s: key or value too long", params[i].key);
+            free(p);
+            return SPX_E_BAD_PARAM;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(params[i].key, params[j].key) == 0) {
+                snprintf(err, errlen, "parameter %s given twice", params[i].key);
+                free(p);
+                return SPX_E_BAD_PARAM;
+            }
+        snprintf(p->param_keys[i], sizeof p->param_keys[i], "%s", params[i].key);
+        snprintf(p->param_values[i], sizeof p->param_values[i], "%s", params[i].value);
+    }
+    p->n_params = n_params;
+    if (ops->create(&p->state, info, params, n_params, err, errlen) != 0) {
+        free(p);
+        return SPX_E_BAD_PARAM;
+    }
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->stream_name, sizeof p->stream_name, "%s", stream_name);
+    snprintf(p->topic, sizeof p->topic, "%s.%s", stream_name, name);
+    p->ops = ops;
+    p->policy = policy;
+    p->work.last_publish = spx_now();
+    *out = p;
+    return SPX_OK;
+}
+
+void spx_pipeline_free(spx_pipeline *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->q_len; i++)
+        spx_batch_unref(p->queue[(p->q_head + i) % p->q_cap]);
+    free(p->queue);
+    free(p->latest);
+    if (p->state)
+        p->ops->destroy(p->state);
+    free(p);
+}
+
+int spx_pipeline_reserve(spx_pipeline *p)
+{
+    if (p->q_len == p->q_cap) {
+        size_t ncap = p->q_cap ? p->q_cap * 2 : 16;
+        spx_batch **nq = malloc(ncap * sizeof *nq);
+        if (!nq)
+            return -ENOMEM;
+        for (size_t i = 0; i < p->q_len; i++)
+            nq[i] = p->queue[(p->q_head + i) % p->q_cap];
+        free(p->queue);
+        p->queue = nq;
+        p->q_cap = ncap;
+        p->q_head = 0;
+    }
+    return 0;
+}
+
+void spx_pipeline_enqueue(spx_pipeline *p, spx_batch *b)
+{
+    spx_batch_ref(b);
+    p->queue[(p->q_head + p->q_len) % p->q_cap] = b;
+    p->q_len++;
+}
+
+static bool interval_due(const spx_pipeline *p, double now)
+{
+    return p->policy.interval_ms && p->work.dirty &&
+           (now - p->work.last_publish) * 1000.0 >= (double)p->policy.interval_ms;
+}
+
+bool spx_pipeline_wants_job(const spx_pipeline *p, double now)
+{
+    if (p->busy || p->detached)
+        return false;
+    return p->q_len > 0 || (p->publish_requested && p->work.dirty) || interval_due(p, now);
+}
+
+spx_job *spx_pipeline_take_job(spx_pipeline *p, size_t max_inputs, double now)
+{
+    if (!spx_pipeline_wants_job(p, now))
+        return NULL;
+    spx_job *job = calloc(1, sizeof *job);
+    size_t n = p->q_len < max_inputs ? p->q_len : max_inputs;
+    if (!job || (n && !(job->inputs = malloc(n * sizeof *job->inputs)))) {
+        free(job);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        job->inputs[i] = p->queue[p->q_head];
+        p->q_head = (p->q_head + 1) % p->q_cap;
+    }
+    p->q_len -= n;
+    job->n_inputs = n;
+    job->p = p;
+    /* A requested publish is served by the job that applies the last queued input. */
+    job->force_publish = p->publish_requested && p->q_len == 0;
+    if (job->force_publish)
+        p->publish_requested = false;
+    p->busy = true;
+    return job;
+}
+
+/* Packs the result body of protocol section 2. Worker thread. */
+static int pack_body(spx_job *job)
+{
+    spx_pipeline *p = job->p;
+    spx_pipeline_work *w = &p->work;
+    if (job->n_bodies == job->cap_bodies) {
+        size_t ncap = job->cap_bodies ? job->cap_bodies * 2 : 4;
+        unsigned char **nb = realloc(job->bodies, ncap * sizeof *nb);
+        if (!nb)
+            return -ENOMEM;
+        job->bodies = nb;
+        size_t *nl = realloc(job->body_lens, ncap * sizeof *nl);
+        if (!nl)
+            return -ENOMEM;
+        job->body_lens = nl;
+        job->cap_bodies = ncap;
+    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    double now = spx_now();
+    msgpack_pack_map(&pk, 10);
+    spx_pack_key_uint(&pk, "v", SPX_PROTOCOL_VERSION);
+    spx_pack_key_cstr(&pk, "stream", p->stream_name);
+    spx_pack_key_cstr(&pk, "pipeline", p->name);
+    spx_pack_key_cstr(&pk, "algo", p->ops->algo);
+    spx_pack_key_uint(&pk, "seq", w->stats.published + 1);
+    spx_pack_key_uint(&pk, "input_seq", w->stats.input_seq);
+    spx_pack_key_uint(&pk, "count", w->stats.count);
+    spx_pack_key_double(&pk, "t_in", w->t_in);
+    spx_pack_key_double(&pk, "t_pub", now);
+    spx_pack_cstr(&pk, "result");
+    if (p->ops->result(p->state, &pk) != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return -EINVAL;
+    }
+    w->stats.published++;
+    w->count_since_publish = 0;
+    w->last_publish = now;
+    w->dirty = false;
+    job->bodies[job->n_bodies] = (unsigned char *)sb.data;   /* ownership moves to the job */
+    job->body_lens[job->n_bodies] = sb.size;
+    job->n_bodies++;
+    return 0;
+}
+
+void spx_job_run(spx_job *job)
+{
+    spx_pipeline *p = job->p;
+    spx_pipeline_work *w = &p->work;
+    for (size_t i = 0; i < job->n_inputs; i++) {
+        const spx_input *in = &job->inputs[i]->in;
+        double t0 = monotonic_seconds();
+        int rc = p->ops->update(p->state, in, w->last_error, sizeof w->last_error);
+        w->stats.update_seconds += monotonic_seconds() - t0;
+        w->stats.input_seq = in->seq;
+        if (rc != 0) {
+            w->stats.errors++;
+            job->failed++;
+            continue;
+        }
+        w->stats.updates++;
+        uint64_t units = in->kind == SPX_KIND_BLOCKS ? 1 : in->n;
+        w->stats.count += units;
+        w->count_since_publish += units;
+        w->t_in = in->t;
+        w->dirty = true;
+        if ((p->policy.every && w->count_since_publish >= p->policy.every) || in->end)
+            pack_body(job);
+    }
+    if (w->dirty && (job->force_publish || interval_due(p, spx_now())))
+        pack_body(job);
+}
+
+void spx_job_finish(spx_job *job)
+{
+    spx_pipeline *p = job->p;
+    p->stats = p->work.stats;
+    if (job->n_bodies) {
+        size_t last = job->n_bodies - 1;
+        unsigned char *copy = malloc(job->body_lens[last]);
+        if (copy) {
+            memcpy(copy, job->bodies[last], job->body_lens[last]);
+            free(p->latest);
+            p->latest = copy;
+            p->latest_len = job->body_lens[last];
+        }
+    }
+    for (size_t i = 0; i < job->n_inputs; i++)
+        spx_batch_unref(job->inputs[i]);
+    job->n_inputs = 0;
+    p->busy = false;
+}
+
+void spx_job_free(spx_job *job)
+{
+    if (!job)
+        return;
+    for (size_t i = 0; i < job->n_inputs; i++)
+        spx_batch_unref(job->inputs[i]);
+    for (size_t i = 0; i < job->n_bodies; i++)
+        free(job->bodies[i]);
+    free(job->bodies);
+    free(job->body_lens);
+    free(job->inputs);
+    free(job);
+}

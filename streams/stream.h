@@ -1,0 +1,85 @@
+/* Streams and the registry that names them.
+ *
+ * A stream has a name, a kind (rows / series / blocks), a dimension, counters and sequence numbers,
+ * and the pipelines attached to it. spx_stream_accept() is the single door through which validated
+ * input enters: it numbers the message, checks producer sequence numbers and series timing, and hands
+ * the batch to every pipeline. Loop thread only. */
+#ifndef SPX_STREAM_H
+#define SPX_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "codec.h"
+#include "pipeline.h"
+
+#define SPX_STREAM_PIPELINES_MAX 64
+
+typedef struct spx_stream_counters {
+    uint64_t messages;         /* accepted */
+    uint64_t count;            /* rows / samples / blocks accepted */
+    uint64_t bytes;            /* payload bytes accepted */
+    uint64_t events;           /* series markers accepted */
+    uint64_t rejected;         /* messages refused (by code in errors[]) */
+    uint64_t errors[SPX_E_COUNT];
+    uint64_t seq_gaps;         /* producer seq jumped forward */
+    uint64_t seq_repeats;      /* producer seq did not advance (duplicate or restart) */
+    uint64_t time_gaps;        /* series: a chunk started later than the previous one ended */
+    uint64_t time_overlaps;    /* series: a chunk started before the previous one ended */
+} spx_stream_counters;
+
+typedef struct spx_stream {
+    char name[SPX_NAME_MAX + 1];
+    spx_kind kind;
+    uint32_t dim;
+    double rate;
+    char **channel_names;      /* series, optional: dim names */
+    spx_stream_counters c;
+    bool has_last_seq;
+    uint64_t last_seq;         /* newest producer seq */
+    double next_t0;            /* series: when the next chunk should start; 0 = unknown */
+    spx_pipeline *pipelines[SPX_STREAM_PIPELINES_MAX];
+    size_t n_pipelines;
+} spx_stream;
+
+typedef struct spx_registry spx_registry;
+
+spx_registry *spx_registry_new(void);
+/* Frees every stream and pipeline; no job may be in flight. */
+void spx_registry_free(spx_registry *r);
+
+spx_stream *spx_registry_find(spx_registry *r, const char *name);
+spx_errcode spx_registry_create(spx_registry *r, const char *name, spx_kind kind, uint32_t dim,
+                                double rate, const char *const *channel_names,
+                                size_t n_channel_names, spx_stream **out, char *err,
+                                size_t errlen);
+/* Removes a stream. Its idle pipelines are freed; busy ones are marked detached and returned through
+ * `orphans` (the caller frees each when its job returns). Returns the number of orphans. */
+size_t spx_registry_drop(spx_registry *r, spx_stream *s, spx_pipeline **orphans,
+                         size_t max_orphans);
+size_t spx_registry_count(const spx_registry *r);
+/* Iteration in creation order: i from 0 to count-1. */
+spx_stream *spx_registry_at(spx_registry *r, size_t i);
+/* Payload bytes held by live batches of this registry. */
+size_t *spx_registry_bytes_held(spx_registry *r);
+
+spx_pipeline *spx_stream_find_pipeline(spx_stream *s, const char *name);
+spx_errcode spx_stream_attach(spx_stream *s, spx_pipeline *p, char *err, size_t errlen);
+/* Removes a pipeline from the stream; frees it when idle, else marks it detached and returns it (the
+ * caller frees it when its job returns). */
+spx_pipeline *spx_stream_detach(spx_stream *s, spx_pipeline *p);
+void spx_stream_get_info(const spx_stream *s, spx_stream_info *info);
+
+/* Checks a decoded header against this stream (kind, dimension) without changing anything. */
+spx_errcode spx_stream_check(const spx_stream *s, const spx_ingest_header *h, char *err,
+                             size_t errlen);
+/* Accepts a validated message: numbers it, updates counters and sequence/timing checks, queues it on
+ * every pipeline. Takes ownership of the batch reference. Returns 0 or -ENOMEM (counted, nothing
+ * queued anywhere: a message is applied to all pipelines or none). */
+int spx_stream_accept(spx_stream *s, const spx_ingest_header *h, spx_batch *b);
+/* Counts a refused message against the stream. */
+void spx_stream_reject(spx_stream *s, spx_errcode code);
+
+#endif
