@@ -129,7 +129,9 @@ static void *open_socket(spx_server *srv, int type, const char *endpoint, const 
         snprintf(err, errlen, "%s socket: %s", what, zmq_strerror(zmq_errno()));
         return NULL;
     }
-    int64_t maxmsg = (int64_t)srv->cfg.max_message_bytes;
+    /* Two limits: a frame up to max_message_bytes is read; up to twice that it is read, refused
+     * with too_large and counted; beyond, ZeroMQ drops the connection before allocating it. */
+    int64_t maxmsg = 2 * (int64_t)srv->cfg.max_message_bytes;
     int linger = 0;
     if (type == ZMQ_PULL || type == ZMQ_ROUTER)
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
