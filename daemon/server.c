@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
+#ifdef SPX_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "log.h"
 
@@ -236,6 +239,10 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     spx_info("spectrad %s listening: ingest %s, results %s, control %s%s", SPX_VERSION, cfg->ingest,
              cfg->publish, cfg->control,
              loopback ? " (loopback only, no authentication)" : " (no authentication configured)");
+#ifdef SPX_HAVE_SYSTEMD
+    /* Without $NOTIFY_SOCKET (not under systemd) this does nothing. */
+    sd_notifyf(0, "READY=1\nSTATUS=listening on %s", cfg->ingest);
+#endif
     return 0;
 fail:
     if (srv->zctx)
@@ -345,6 +352,9 @@ void spx_server_stop(spx_server *srv)
     if (srv->stopping)
         return;
     srv->stopping = true;
+#ifdef SPX_HAVE_SYSTEMD
+    sd_notify(0, "STOPPING=1");
+#endif
     spx_zsock_pause(&srv->ingest);
     /* Every pipeline publishes its final state once its queue is applied. */
     size_t n = spx_registry_count(srv->reg);
