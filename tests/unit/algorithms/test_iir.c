@@ -43,11 +43,12 @@ Test(iir, gain_centre_edges_and_stability)
     cr_assert(spx_iir_magnitude(sos, ns, 0.0, fs) < 1e-12);
     cr_assert(spx_iir_magnitude(sos, ns, fs / 2, fs) < 1e-12);
     cr_assert(spx_iir_magnitude(sos, ns, 2.0, fs) < 0.01);  /* order-4 roll-off */
-    for (int order = 1; order <= SPX_IIR_MAX_ORDER; order++) {
-        cr_assert_eq(spx_iir_butter_bandpass(order, 0.5, 45, 250, sos, &ns) == 0 ? 0 : 1, 0);
-        if (order <= 4) cr_assert(spx_iir_is_stable(sos, ns), "order %d", order);
-    }
     double big[SPX_IIR_MAX_ORDER * 6];
+    for (int order = 1; order <= SPX_IIR_MAX_ORDER; order++) {
+        cr_assert_eq(spx_iir_butter_bandpass(order, 0.5, 45, 250, big, &ns), 0);
+        cr_assert_eq((int)ns, order);
+        cr_assert(spx_iir_is_stable(big, ns), "order %d", order);
+    }
     cr_assert_eq(spx_iir_butter_bandpass(8, 8, 35, 160, big, &ns), 0);
     cr_assert(spx_iir_is_stable(big, ns));
     cr_assert_eq(spx_iir_butter_bandpass(4, 35, 8, 160, sos, &ns), -EINVAL);
