@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700
 #include "daemon_harness.h"
 
 #include <arpa/inet.h>
@@ -33,7 +34,7 @@ static int free_port(void)
     socklen_t len = sizeof a;
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
         getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        cr_fatal("free_port: %s", strerror(errno));
+        cr_assert_fail("free_port: %s", strerror(errno));
     close(fd);
     return ntohs(a.sin_port);
 }
@@ -108,11 +109,11 @@ void spx_daemon_start(spx_daemon_proc *d, const char *const *extra_args)
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             spx_daemon_dump_log(d);
-            cr_fatal("spectrad exited during startup (status %d)", status);
+            cr_assert_fail("spectrad exited during startup (status %d)", status);
         }
     }
     spx_daemon_dump_log(d);
-    cr_fatal("spectrad did not answer ping within 60 s");
+    cr_assert_fail("spectrad did not answer ping within 60 s");
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -142,6 +143,10 @@ int spx_daemon_stop(spx_daemon_proc *d)
     if (d->zctx)
         zmq_ctx_term(d->zctx);
     d->ctl = d->zctx = NULL;
+    for (int i = 0; i < 8; i++) {
+        free(d->replies[i]);
+        d->replies[i] = NULL;
+    }
     nftw(d->state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         unlink(d->log_path);
@@ -194,10 +199,15 @@ int spx_ctl_raw(spx_daemon_proc *d, const void *body, size_t len, msgpack_unpack
         if (!more)
             continue;
         zmq_msg_recv(&msg, d->ctl, 0);
-        msgpack_unpacked_init(reply);
-        msgpack_unpack_return rc = msgpack_unpack_next(reply, zmq_msg_data(&msg), zmq_msg_size(&msg),
-                                                       NULL);
+        size_t size = zmq_msg_size(&msg);
+        char **slot = &d->replies[d->next_reply++ % 8];
+        free(*slot);
+        *slot = malloc(size ? size : 1);
+        cr_assert_not_null(*slot);
+        memcpy(*slot, zmq_msg_data(&msg), size);
         zmq_msg_close(&msg);
+        msgpack_unpacked_init(reply);
+        msgpack_unpack_return rc = msgpack_unpack_next(reply, *slot, size, NULL);
         if (rc != MSGPACK_UNPACK_SUCCESS) {
             msgpack_unpacked_destroy(reply);
             return -1;

@@ -16,9 +16,11 @@ typedef struct spx_daemon_proc {
     pid_t pid;
     char ingest[64], publish[64], control[64];
     char state_dir[PATH_MAX];
-    char log_path[PATH_MAX];
+    char log_path[PATH_MAX + 8];
     void *zctx;                /* for the harness's own raw sockets */
     void *ctl;                 /* a DEALER on the control endpoint */
+    char *replies[8];          /* the last replies' bytes: unpacked str/bin objects point into them */
+    unsigned next_reply;
 } spx_daemon_proc;
 
 /* Starts spectrad with the given extra arguments (NULL-terminated), waits until it answers ping.
@@ -32,7 +34,8 @@ void spx_daemon_dump_log(const spx_daemon_proc *d);
 bool spx_daemon_log_contains(const spx_daemon_proc *d, const char *needle);
 
 /* Sends raw bytes as one control request body (DEALER with an empty delimiter, as REQ would) and
- * waits up to timeout_ms for the reply. Returns 0 and the unpacked reply, or -1 on timeout. */
+ * waits up to timeout_ms for the reply. Returns 0 and the unpacked reply, or -1 on timeout. The
+ * reply's strings point into a buffer the harness keeps for the next 8 calls. */
 int spx_ctl_raw(spx_daemon_proc *d, const void *body, size_t len, msgpack_unpacked *reply,
                 int timeout_ms);
 /* Packs a request from a printf-like mini language is overkill; instead build with msgpack and call

@@ -90,7 +90,11 @@ static void check_against_lapack(double min_corr)
     double count = 0;
     for (int i = 0; i < 200 && count < 4601; i++) {
         cr_assert_eq(spx_ctl_simple(&d, "get", "spam", "top", &r), 0);
-        cr_assert(spx_reply_ok(&r, NULL, 0));
+        char code[64];
+        if (!spx_reply_ok(&r, code, sizeof code)) {
+            msgpack_object_print(stderr, r.data);
+            cr_assert_fail("get failed: %s", code);
+        }
         const msgpack_object *res = get(&r.data, "result");
         if (res && res->type == MSGPACK_OBJECT_MAP) {
             static const char *const p_count[] = {"count", NULL};
