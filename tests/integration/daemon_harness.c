@@ -91,21 +91,24 @@ void spx_daemon_start(spx_daemon_proc *d, const char *const *extra_args)
     free(wrapper);
     d->pid = pid;
     d->zctx = zmq_ctx_new();
-    d->ctl = zmq_socket(d->zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d->ctl, ZMQ_LINGER, &linger, sizeof linger);
-    cr_assert_eq(zmq_connect(d->ctl, d->control), 0);
-
-    /* Under valgrind startup takes seconds. */
+    /* Under valgrind startup takes seconds. Each attempt uses a fresh socket, so a late answer to
+     * an earlier ping can never be taken for the answer to a later request. */
     static const char ping[] = "\x81\xa2op\xa4ping";
     for (int attempt = 0; attempt < 120; attempt++) {
+        d->ctl = zmq_socket(d->zctx, ZMQ_DEALER);
+        int linger = 0;
+        zmq_setsockopt(d->ctl, ZMQ_LINGER, &linger, sizeof linger);
+        cr_assert_eq(zmq_connect(d->ctl, d->control), 0);
         msgpack_unpacked r;
+        bool ok = false;
         if (spx_ctl_raw(d, ping, sizeof ping - 1, &r, 500) == 0) {
-            bool ok = spx_reply_ok(&r, NULL, 0);
+            ok = spx_reply_ok(&r, NULL, 0);
             msgpack_unpacked_destroy(&r);
-            if (ok)
-                return;
         }
+        if (ok)
+            return;
+        zmq_close(d->ctl);
+        d->ctl = NULL;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             spx_daemon_dump_log(d);
