@@ -104,7 +104,8 @@ spx_errcode spx_op_get(spx_server *srv, spx_request *req, spx_envelope *env, cha
     env->n = 0;
     g->next = srv->gets;
     srv->gets = g;
-    if (!caught_up(p)) {
+    /* Something accepted or applied since the last body: have the pipeline make a fresh one. */
+    if (p->busy || p->q_len || p->work.dirty) {
         p->publish_requested = true;
         spx_server_schedule(srv, p);
     }
@@ -116,6 +117,8 @@ void spx_control_answer_gets(spx_server *srv, spx_pipeline *p, bool pipeline_gon
 {
     if (!pipeline_gone && !caught_up(p))
         return;
+    if (!pipeline_gone && !p->work.dirty)
+        p->publish_requested = false;   /* served (or nothing new since the last body) */
     spx_pending_get **link = &srv->gets;
     while (*link) {
         spx_pending_get *g = *link;

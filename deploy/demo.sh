@@ -27,16 +27,15 @@ echo "== spectrad $("$bin/spectrad" --version | cut -d' ' -f2) started (pid $dae
 echo "== streaming $(basename "$data") (4,601 rows x 57 features) at 2,000 rows/s"
 "$bin/spectra" create spambase --kind rows --dim 57
 "$bin/spectra" attach spambase top topeig method=adaoja --every 460 --interval-ms 0
-"$bin/spectra" sub spambase.top --count 10 --timeout 30 | "$py" "$here/demo_view.py" "$data" "$names" &
+"$bin/spectra" sub spambase.top --count 11 --timeout 30 | "$py" "$here/demo_view.py" "$data" "$names" &
 viewer=$!
 sleep 0.3
 "$bin/spectra" push spambase "$data" --columns 1-57 --batch 46 --rate 2000
+# `get` applies everything accepted so far and publishes the up-to-date estimate (the 11th line).
+"$bin/spectra" get spambase top >/dev/null
 wait "$viewer"
-echo "== daemon counters"
-"$bin/spectra" stats | "$py" -c 'import json,sys; s=json.load(sys.stdin); i=s["ingest"]; \
-p=s["streams"]["spambase"]["pipelines"]["top"]; \
-print(f"ingest: {i[\"messages\"]} messages, {i[\"rows\"]} rows, {i[\"rejected\"]} rejected; " \
-      f"pipeline top: {p[\"updates\"]} updates, {p[\"published\"]} results published")'
+echo "== daemon counters (spectra stats)"
+"$bin/spectra" stats | "$py" "$here/demo_view.py" --stats
 cleanup
 trap - EXIT
 echo "== spectrad stopped cleanly; its log:"

@@ -8,6 +8,14 @@ import sys
 
 import numpy as np
 
+if sys.argv[1:] == ["--stats"]:
+    s = json.load(sys.stdin)
+    i, p = s["ingest"], s["streams"]["spambase"]["pipelines"]["top"]
+    print(f"ingest: {i['messages']} messages, {i['rows']} rows, {i['rejected']} rejected; "
+          f"pipeline top: {p['updates']} updates, {p['published']} results published, "
+          f"{p['update_seconds'] * 1e3:.2f} ms spent updating")
+    sys.exit(0)
+
 data_path, names_path = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
 a = np.loadtxt(data_path)[:, :57]
 w, vecs = np.linalg.eigh(a.T @ a)
