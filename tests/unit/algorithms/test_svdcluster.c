@@ -186,7 +186,7 @@ Test(svdcluster, golden_K1000_batch, .timeout = 120)
 
 /* Generated blocks of uneven widths (some wider than r), a zero block, and three latent subspaces:
  * every method must give a valid partition with bounds above the true errors. */
-static void make_uneven(blockset *bs, uint64_t seed)
+static void make_uneven(blockset *bs, uint64_t seed, double spread)
 {
     const size_t m = 40, K = 60, dim = 6;
     spx_rng rng;
@@ -207,7 +207,7 @@ static void make_uneven(blockset *bs, uint64_t seed)
         if (b == 17)
             continue; /* an all-zero block */
         const double *B = basis[b % 3];
-        double scale = exp(2.0 * spx_rng_normal(&rng));
+        double scale = exp(spread * spx_rng_normal(&rng));
         for (size_t j = bs->offset[b]; j < bs->offset[b + 1]; j++) {
             double c[6];
             spx_rng_normal_fill(&rng, c, dim);
@@ -225,7 +225,7 @@ static void make_uneven(blockset *bs, uint64_t seed)
 Test(svdcluster, generated_uneven_blocks)
 {
     blockset bs;
-    make_uneven(&bs, 77);
+    make_uneven(&bs, 77, 2.0);
     spx_svdcluster_params p;
     spx_svdcluster_params_default(&p, bs.m);
     p.rank = 10;
@@ -261,7 +261,7 @@ Test(svdcluster, generated_uneven_blocks)
 Test(svdcluster, factors_reconstruct)
 {
     blockset bs;
-    make_uneven(&bs, 5);
+    make_uneven(&bs, 5, 2.0);
     size_t member[] = {0, 3, 6, 9, 12}, r = 8, m = bs.m, ncols = 0;
     for (size_t i = 0; i < 5; i++)
         ncols += bs.offset[member[i] + 1] - bs.offset[member[i]];
@@ -318,4 +318,160 @@ Test(svdcluster, bad_params)
     cr_expect_eq(spx_svdcluster_method_parse("residual", &m), 0);
     cr_expect_eq(m, SPX_SVDCLUSTER_RESIDUAL);
     cr_expect_eq(spx_svdcluster_method_parse("bogus", &m), -EINVAL);
+}
+
+/* ---- online ------------------------------------------------------------------------------------ */
+
+/* Feeds the golden blocks in file order straight from the file's layout (row-major blocks, the
+ * wire layout), then checks the online partition and re-clusters the retained blocks. */
+static void golden_online(const char *rel, size_t K, size_t m, size_t n, size_t ref_approx)
+{
+    char path[4096];
+    SPX_REQUIRE_DATA(path, rel);
+    FILE *f = fopen(path, "rb");
+    cr_assert(f);
+    double *raw = malloc(K * m * n * sizeof *raw);
+    cr_assert(raw);
+    cr_assert_eq(fread(raw, sizeof *raw, K * m * n, f), K * m * n);
+    fclose(f);
+    spx_svdcluster_params p;
+    spx_svdcluster_params_default(&p, m);
+    p.rank = 20;
+    p.eps = 0.05;
+    spx_svdcluster *c = NULL;
+    cr_assert_eq(spx_svdcluster_create(&c, &p), 0);
+    size_t opened = 0;
+    uint64_t *assigned = malloc(K * sizeof *assigned);
+    cr_assert(assigned);
+    for (size_t b = 0; b < K; b++) {
+        spx_svdcluster_assignment as;
+        cr_assert_eq(spx_svdcluster_add(c, raw + b * m * n, n, SPX_ISVD_ROWMAJOR_F64, &as), 0);
+        cr_assert_eq(as.block, b);
+        cr_expect_leq(as.bound, p.eps);
+        opened += (size_t)as.opened;
+        assigned[b] = as.group;
+    }
+    spx_svdcluster_groups g;
+    cr_assert_eq(spx_svdcluster_online_groups(c, &g), 0);
+    spx_svdcluster_blocks ret;
+    spx_svdcluster_retained(c, &ret);
+    cr_assert_eq(ret.count, K);
+    check ck = check_groups(&ret, &g, p.rank, p.eps);
+    cr_expect_eq(g.count, opened);
+    for (size_t b = 0; b < K; b++)
+        cr_expect_eq(g.label[b], assigned[b]);
+    cr_expect_eq(ck.violations, 0);
+    cr_expect_eq(ck.under, 0);
+    spx_svdcluster_groups batch;
+    cr_assert_eq(spx_svdcluster_recluster(c, SPX_SVDCLUSTER_APPROX, &batch), 0);
+    check cb = check_groups(&ret, &batch, p.rank, p.eps);
+    cr_expect_eq(cb.violations, 0);
+    cr_expect_leq(batch.count, ref_approx);
+    cr_log_info("%s online: %zu groups (max true error %.5f, compression %.3f); batch approx on the "
+                "retained blocks: %zu groups (compression %.3f)",
+                rel, g.count, ck.max_true, spx_svdcluster_compression(&ret, &g, p.rank), batch.count,
+                spx_svdcluster_compression(&ret, &batch, p.rank));
+    spx_svdcluster_groups_free(&batch);
+    spx_svdcluster_groups_free(&g);
+    spx_svdcluster_free(c);
+    free(assigned);
+    free(raw);
+}
+
+Test(svdcluster, golden_K400_online, .timeout = 120)
+{
+    golden_online("isvd/synth_K400_m128_n8.f64", 400, 128, 8, 18);
+}
+
+Test(svdcluster, golden_K1000_online, .timeout = 120)
+{
+    golden_online("isvd/synth_K1000_m256_n8.f64", 1000, 256, 8, 19);
+}
+
+/* With few open slots, groups get closed; a closed group never receives another block, and the
+ * partition stays valid. */
+Test(svdcluster, online_closes_least_recent)
+{
+    blockset bs;
+    make_uneven(&bs, 12, 0.1); /* similar scales: no block is negligible anywhere */
+    spx_svdcluster_params p;
+    spx_svdcluster_params_default(&p, bs.m);
+    p.rank = 6; /* one latent subspace per group: three are needed, two may be open */
+    p.eps = 0.1;
+    p.max_open = 2;
+    p.max_blocks = 40; /* retain only the first 40 */
+    spx_svdcluster *c = NULL;
+    cr_assert_eq(spx_svdcluster_create(&c, &p), 0);
+    size_t closed = 0;
+    int64_t *closed_at = malloc(bs.K * sizeof *closed_at);
+    cr_assert(closed_at);
+    for (size_t b = 0; b < bs.K; b++)
+        closed_at[b] = -1;
+    size_t fed = 0;
+    for (size_t b = 0; b < bs.K; b++) {
+        size_t nc = bs.offset[b + 1] - bs.offset[b];
+        spx_svdcluster_assignment as;
+        cr_assert_eq(spx_svdcluster_add(c, bs.data + bs.offset[b] * bs.m, nc,
+                                        SPX_ISVD_COLMAJOR_F64, &as),
+                     0);
+        fed++;
+        cr_assert(closed_at[as.group] < 0, "block %zu joined group %llu after it was closed", b,
+                  (unsigned long long)as.group);
+        if (as.closed >= 0) {
+            closed_at[as.closed] = (int64_t)b;
+            closed++;
+        }
+        cr_assert_leq(spx_svdcluster_open_groups(c), 2);
+        if (spx_svdcluster_open_groups(c) > 0) {
+            double u[40 * 6], s[6];
+            cr_assert_eq(spx_svdcluster_group_basis(c, as.group, u, s), 0);
+            for (size_t j = 1; j < 6; j++)
+                cr_expect_geq(s[j - 1], s[j]);
+        }
+    }
+    cr_expect_gt(closed, 0);
+    spx_svdcluster_groups g;
+    cr_assert_eq(spx_svdcluster_online_groups(c, &g), 0);
+    check ck = check_groups(&bs.view, &g, p.rank, p.eps);
+    cr_expect_eq(ck.under, 0);
+    double u[40 * 6];
+    for (size_t k = 0; k < g.count; k++)
+        if (closed_at[k] >= 0)
+            cr_expect_eq(spx_svdcluster_group_basis(c, k, u, NULL), -ENOENT);
+    spx_svdcluster_blocks ret;
+    spx_svdcluster_retained(c, &ret);
+    cr_expect_eq(ret.count, 40);
+    cr_expect_eq(spx_svdcluster_blocks_seen(c), fed);
+    spx_svdcluster_groups_free(&g);
+    spx_svdcluster_free(c);
+    free(closed_at);
+    blockset_free(&bs);
+}
+
+Test(svdcluster, online_bad_input_changes_nothing)
+{
+    spx_svdcluster_params p;
+    spx_svdcluster_params_default(&p, 16);
+    p.rank = 4;
+    p.max_cols = 4;
+    spx_svdcluster *c = NULL;
+    cr_assert_eq(spx_svdcluster_create(&c, &p), 0);
+    double a[16 * 5];
+    for (size_t i = 0; i < 16 * 5; i++)
+        a[i] = (double)(i % 7) - 3.0;
+    spx_svdcluster_assignment as;
+    cr_expect_eq(spx_svdcluster_add(c, a, 5, SPX_ISVD_COLMAJOR_F64, &as), -EINVAL);
+    cr_expect_eq(spx_svdcluster_add(c, a, 0, SPX_ISVD_COLMAJOR_F64, &as), -EINVAL);
+    a[3] = NAN;
+    cr_expect_eq(spx_svdcluster_add(c, a, 2, SPX_ISVD_COLMAJOR_F64, &as), -EINVAL);
+    cr_expect_eq(spx_svdcluster_blocks_seen(c), 0);
+    cr_expect_eq(spx_svdcluster_open_groups(c), 0);
+    a[3] = 1.0;
+    cr_expect_eq(spx_svdcluster_add(c, a, 2, SPX_ISVD_COLMAJOR_F64, &as), 0);
+    cr_expect_eq(as.opened, 1);
+    cr_expect_eq(spx_svdcluster_blocks_seen(c), 1);
+    spx_svdcluster_free(c);
+    spx_svdcluster_params bad = p;
+    bad.max_open = 0;
+    cr_expect_eq(spx_svdcluster_create(&c, &bad), -EINVAL);
 }
