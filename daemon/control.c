@@ -182,7 +182,9 @@ static void handle_request(spx_server *srv, spx_envelope *env, const void *body,
 
     spx_errcode code = spx_decode_request(body, len, &req, err, sizeof err);
     if (code != SPX_OK) {
-        spx_pack_error_reply(&pk, NULL, code, err);
+        /* A map without a usable op still has its id echoed, so the client can match the error. */
+        spx_pack_error_reply(&pk, req.id, code, err);
+        spx_request_clear(&req);
         goto reply;
     }
     if (!strcmp(req.op, "get")) {
@@ -257,17 +259,21 @@ unsigned spx_control_on_read(spx_zsock *zs, unsigned budget)
         handled++;
         /* ROUTER prepends the peer identity; REQ adds an empty delimiter; the body is the last
          * frame. Everything before the body is mirrored back as the envelope. */
-        if (n >= 2 && n <= SPX_ENVELOPE_MAX + 1 && !overflow) {
-            for (size_t i = 0; i + 1 < n; i++) {
-                env.lens[i] = zmq_msg_size(&frames[i]);
-                env.frames[i] = malloc(env.lens[i] ? env.lens[i] : 1);
-                if (env.frames[i])
-                    memcpy(env.frames[i], zmq_msg_data(&frames[i]), env.lens[i]);
-                env.n = i + 1;
-            }
+        bool copied = n >= 2 && n <= SPX_ENVELOPE_MAX + 1 && !overflow;
+        for (size_t i = 0; copied && i + 1 < n; i++) {
+            env.lens[i] = zmq_msg_size(&frames[i]);
+            env.frames[i] = malloc(env.lens[i] ? env.lens[i] : 1);
+            if (!env.frames[i])
+                copied = false;
+            else
+                memcpy(env.frames[i], zmq_msg_data(&frames[i]), env.lens[i]);
+            env.n = i + 1;
+        }
+        if (copied) {
             handle_request(srv, &env, zmq_msg_data(&frames[n - 1]), zmq_msg_size(&frames[n - 1]));
             spx_envelope_free(&env);
         } else {
+            spx_envelope_free(&env);
             srv->c.control_requests++;
             srv->c.control_errors++;
             spx_log_limited(SPX_LOG_WARN, "control-frames", "control: dropped a message of %zu "

@@ -97,6 +97,13 @@ static void handle_message(spx_server *srv, zmq_msg_t *head)
             reject(srv, NULL, NULL, SPX_E_BAD_FRAME, "more than 2 frames");
             return;
         }
+        if (zmq_msg_size(payload) > srv->cfg.max_message_bytes) {
+            snprintf(why, sizeof why, "payload of %zu bytes exceeds max_message_bytes %zu",
+                     zmq_msg_size(payload), srv->cfg.max_message_bytes);
+            release_zmq_msg(payload);
+            reject(srv, NULL, NULL, SPX_E_TOO_LARGE, why);
+            return;
+        }
     }
 
     spx_ingest_header h;

@@ -66,10 +66,24 @@ static int copy_arg(char *dst, size_t len, const char *arg, const char *what)
     return 0;
 }
 
+static int run(spx_config *cfg, int argc, char **argv);
+
 int main(int argc, char **argv)
 {
-    spx_config cfg;
-    spx_config_defaults(&cfg);
+    /* The config (with its declared pipelines) and the server are too big for a comfortable stack. */
+    spx_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        fputs("spectrad: out of memory\n", stderr);
+        return 1;
+    }
+    int rc = run(cfg, argc, argv);
+    free(cfg);
+    return rc;
+}
+
+static int run(spx_config *cfg, int argc, char **argv)
+{
+    spx_config_defaults(cfg);
     char err[1024];
 
     /* The config file goes first, so that command-line options override it wherever they stand. */
@@ -88,16 +102,16 @@ int main(int argc, char **argv)
         }
         if (!file)
             continue;
-        if (spx_config_load_file(&cfg, file, err, sizeof err) != 0) {
+        if (spx_config_load_file(cfg, file, err, sizeof err) != 0) {
             fprintf(stderr, "spectrad: %s\n", err);
             return 2;
         }
         if (check) {
-            if (spx_config_validate(&cfg, err, sizeof err) != 0) {
+            if (spx_config_validate(cfg, err, sizeof err) != 0) {
                 fprintf(stderr, "spectrad: %s: %s\n", file, err);
                 return 2;
             }
-            printf("%s: OK (%zu streams, %zu pipelines)\n", file, cfg.n_streams, cfg.n_pipelines);
+            printf("%s: OK (%zu streams, %zu pipelines)\n", file, cfg->n_streams, cfg->n_pipelines);
             return 0;
         }
     }
@@ -106,15 +120,15 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "hV", long_options, NULL)) != -1) {
         int rc = 0;
         switch (opt) {
-        case OPT_INGEST: rc = copy_arg(cfg.ingest, sizeof cfg.ingest, optarg, "--ingest"); break;
-        case OPT_PUBLISH: rc = copy_arg(cfg.publish, sizeof cfg.publish, optarg, "--publish"); break;
-        case OPT_CONTROL: rc = copy_arg(cfg.control, sizeof cfg.control, optarg, "--control"); break;
+        case OPT_INGEST: rc = copy_arg(cfg->ingest, sizeof cfg->ingest, optarg, "--ingest"); break;
+        case OPT_PUBLISH: rc = copy_arg(cfg->publish, sizeof cfg->publish, optarg, "--publish"); break;
+        case OPT_CONTROL: rc = copy_arg(cfg->control, sizeof cfg->control, optarg, "--control"); break;
         case OPT_STATE_DIR:
-            rc = copy_arg(cfg.state_dir, sizeof cfg.state_dir, optarg, "--state-dir");
+            rc = copy_arg(cfg->state_dir, sizeof cfg->state_dir, optarg, "--state-dir");
             break;
         case OPT_CONFIG: case OPT_CHECK_CONFIG: break;   /* read above */
         case OPT_LOG_LEVEL:
-            if (spx_log_level_parse(optarg, &cfg.log_level) != 0) {
+            if (spx_log_level_parse(optarg, &cfg->log_level) != 0) {
                 fprintf(stderr, "spectrad: --log-level %s: expected error, warn, info or debug\n",
                         optarg);
                 return 2;
@@ -127,10 +141,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "spectrad: --workers %s: expected 1..128\n", optarg);
                 return 2;
             }
-            cfg.workers = (unsigned)n;
+            cfg->workers = (unsigned)n;
             break;
         }
-        case OPT_NO_AUTO_CREATE: cfg.auto_create = false; break;
+        case OPT_NO_AUTO_CREATE: cfg->auto_create = false; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("spectrad %s (protocol %d)\n", SPX_VERSION, SPX_PROTOCOL_VERSION); return 0;
         default:
@@ -145,28 +159,30 @@ int main(int argc, char **argv)
                 "information.\n", argv[optind]);
         return 2;
     }
-    if (spx_config_validate(&cfg, err, sizeof err) != 0) {
+    if (spx_config_validate(cfg, err, sizeof err) != 0) {
         fprintf(stderr, "spectrad: %s\n", err);
         return 2;
     }
-    spx_log_set_level(cfg.log_level);
+    spx_log_set_level(cfg->log_level);
 
     /* Parallelism comes from running pipelines side by side on the worker pool; BLAS threads inside
      * each small update only contend with them. */
     openblas_set_num_threads(1);
     char pool[16];
-    snprintf(pool, sizeof pool, "%u", cfg.workers);
+    snprintf(pool, sizeof pool, "%u", cfg->workers);
     setenv("UV_THREADPOOL_SIZE", pool, 1);
     signal(SIGPIPE, SIG_IGN);
 
     uv_loop_t loop;
     uv_loop_init(&loop);
-    spx_server srv;
-    if (spx_server_init(&srv, &cfg, &loop, err, sizeof err) != 0) {
-        spx_error("%s", err);
+    spx_server *srv = calloc(1, sizeof *srv);
+    if (!srv || spx_server_init(srv, cfg, &loop, err, sizeof err) != 0) {
+        spx_error("%s", srv ? err : "out of memory");
+        free(srv);
         return 1;
     }
-    int rc = spx_server_run(&srv);
+    int rc = spx_server_run(srv);
     uv_loop_close(&loop);
+    free(srv);
     return rc;
 }

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
+#ifdef SPX_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "log.h"
 
@@ -129,7 +132,9 @@ static void *open_socket(spx_server *srv, int type, const char *endpoint, const 
         snprintf(err, errlen, "%s socket: %s", what, zmq_strerror(zmq_errno()));
         return NULL;
     }
-    int64_t maxmsg = (int64_t)srv->cfg.max_message_bytes;
+    /* Two limits: a frame up to max_message_bytes is read; up to twice that it is read, refused
+     * with too_large and counted; beyond, ZeroMQ drops the connection before allocating it. */
+    int64_t maxmsg = 2 * (int64_t)srv->cfg.max_message_bytes;
     int linger = 0;
     if (type == ZMQ_PULL || type == ZMQ_ROUTER)
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
@@ -234,6 +239,10 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     spx_info("spectrad %s listening: ingest %s, results %s, control %s%s", SPX_VERSION, cfg->ingest,
              cfg->publish, cfg->control,
              loopback ? " (loopback only, no authentication)" : " (no authentication configured)");
+#ifdef SPX_HAVE_SYSTEMD
+    /* Without $NOTIFY_SOCKET (not under systemd) this does nothing. */
+    sd_notifyf(0, "READY=1\nSTATUS=listening on %s", cfg->ingest);
+#endif
     return 0;
 fail:
     if (srv->zctx)
@@ -343,6 +352,9 @@ void spx_server_stop(spx_server *srv)
     if (srv->stopping)
         return;
     srv->stopping = true;
+#ifdef SPX_HAVE_SYSTEMD
+    sd_notify(0, "STOPPING=1");
+#endif
     spx_zsock_pause(&srv->ingest);
     /* Every pipeline publishes its final state once its queue is applied. */
     size_t n = spx_registry_count(srv->reg);

@@ -1,0 +1,134 @@
+/* End to end: spectrad on free ports, a rows stream with topeig attached, the 57 feature columns of
+ * the real spambase matrix pushed through the `spectra` CLI, and the estimate checked against the
+ * exact top eigenvector of A^T A from LAPACK. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "daemon_harness.h"
+#include "testdata.h"
+
+#define SPAMBASE_FEATURES 57
+
+static int run_cli(const spx_daemon_proc *d, const char *const *args)
+{
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = spx_bin_path("spectra");
+    argv[n++] = "--control";
+    argv[n++] = d->control;
+    argv[n++] = "--ingest";
+    argv[n++] = d->ingest;
+    argv[n++] = "--publish";
+    argv[n++] = d->publish;
+    for (size_t i = 0; args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static const msgpack_object *get(const msgpack_object *m, const char *key)
+{
+    if (!m || m->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < m->via.map.size; i++) {
+        const msgpack_object *k = &m->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
+            !memcmp(k->via.str.ptr, key, k->via.str.size))
+            return &m->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* Decodes an ndarray {"dtype": "f64", "shape": [d], "data": bin} into out[d]. */
+static size_t ndarray_f64(const msgpack_object *nd, double *out, size_t max)
+{
+    const msgpack_object *dtype = get(nd, "dtype"), *data = get(nd, "data");
+    cr_assert(dtype && dtype->type == MSGPACK_OBJECT_STR && dtype->via.str.size == 3 &&
+              !memcmp(dtype->via.str.ptr, "f64", 3), "vector must be an f64 ndarray");
+    cr_assert(data && data->type == MSGPACK_OBJECT_BIN);
+    size_t n = data->via.bin.size / 8;
+    cr_assert_leq(n, max);
+    memcpy(out, data->via.bin.ptr, n * 8);
+    return n;
+}
+
+static void check_against_lapack(double min_corr)
+{
+    char path[4096];
+    SPX_REQUIRE_DATA(path, "matrices/spambase.data");
+    double *a;
+    size_t n;
+    cr_assert_eq(spx_test_load_text_matrix(path, 0, SPAMBASE_FEATURES, &a, &n), 0);
+    cr_assert_eq(n, 4601);
+    double exact_val, exact_vec[SPAMBASE_FEATURES];
+    cr_assert_eq(spx_test_exact_top_eig(a, n, SPAMBASE_FEATURES, 1, &exact_val, exact_vec), 0);
+
+    spx_daemon_proc d;
+    spx_daemon_start(&d, NULL);
+    const char *create[] = {"create", "spam", "--kind", "rows", "--dim", "57", NULL};
+    cr_assert_eq(run_cli(&d, create), 0);
+    const char *attach[] = {"attach", "spam", "top", "topeig", "method=adaoja", NULL};
+    cr_assert_eq(run_cli(&d, attach), 0);
+    const char *push[] = {"push", "spam", path, "--columns", "1-57", "--batch", "256", NULL};
+    cr_assert_eq(run_cli(&d, push), 0);
+
+    /* get applies everything accepted before it; wait until all rows are in. */
+    msgpack_unpacked r;
+    double count = 0;
+    for (int i = 0; i < 200 && count < 4601; i++) {
+        cr_assert_eq(spx_ctl_simple(&d, "get", "spam", "top", &r), 0);
+        char code[64];
+        if (!spx_reply_ok(&r, code, sizeof code)) {
+            msgpack_object_print(stderr, r.data);
+            cr_assert_fail("get failed: %s", code);
+        }
+        const msgpack_object *res = get(&r.data, "result");
+        if (res && res->type == MSGPACK_OBJECT_MAP) {
+            static const char *const p_count[] = {"count", NULL};
+            count = spx_reply_number(res, p_count);
+        }
+        if (count < 4601) {
+            msgpack_unpacked_destroy(&r);
+            usleep(50000);
+        }
+    }
+    cr_assert_eq(count, 4601, "all rows applied");
+    const msgpack_object *body = get(&r.data, "result");
+    const msgpack_object *result = get(body, "result");
+    double v[SPAMBASE_FEATURES];
+    cr_assert_eq(ndarray_f64(get(result, "vector"), v, SPAMBASE_FEATURES), SPAMBASE_FEATURES);
+    double dot = 0, norm = 0;
+    for (size_t i = 0; i < SPAMBASE_FEATURES; i++) {
+        dot += v[i] * exact_vec[i];
+        norm += v[i] * v[i];
+    }
+    cr_assert_float_eq(norm, 1.0, 1e-9, "unit vector");
+    cr_assert_geq(dot * dot, min_corr, "<v, v1>^2 = %.6f", dot * dot);
+    static const char *const p_rows[] = {"result", "rows_seen", NULL};
+    cr_assert_eq(spx_reply_number(body, p_rows), 4601);
+    static const char *const p_eig[] = {"result", "eigenvalue", NULL};
+    double lam = spx_reply_number(body, p_eig);
+    cr_expect_float_eq(lam, exact_val / 4601.0, 0.05 * exact_val / 4601.0,
+                       "eigenvalue %.6g vs exact s1^2/n %.6g", lam, exact_val / 4601.0);
+    msgpack_unpacked_destroy(&r);
+    free(a);
+    cr_assert_eq(spx_daemon_stop(&d), 0);
+}
+
+Test(topeig_e2e, spambase_raw_matches_lapack, .timeout = 300)
+{
+    check_against_lapack(0.99);
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the whole suite: (1) every test on the optimised build, (2) every test again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, (3) the integration tests with the daemon under
+# valgrind (leaks and invalid accesses make the daemon exit 99, which fails the test).
+# Usage: tests/run-all.sh BUILD_DIR ASAN_BUILD_DIR
+set -uo pipefail
+build=${1:-build}
+asan=${2:-build-asan}
+jobs=$(nproc)
+failed=0
+passed=0
+summary=()
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run() {   # run NAME COMMAND...  (a ctest run; its pass/fail counts add up into the closing line)
+  local name=$1; shift
+  echo "==> $name"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line total bad
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+  if [ -n "$line" ]; then
+    bad=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+  else
+    bad=1; total=1   # ctest did not even get to run tests
+  fi
+  [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1 && total=$((total + 1))
+  passed=$((passed + total - bad)); failed=$((failed + bad))
+  if [ "$rc" -eq 0 ]; then summary+=("ok    $name ($total tests)")
+  else summary+=("FAIL  $name ($bad of $total failed)"); fi
+}
+
+if [ "${CI:-}" = "true" ] && [ ! -d "$(dirname "$0")/../../shared/data" ]; then
+  echo "CI=true but ../shared/data is missing: the data-driven tests will fail" >&2
+fi
+
+run "tests (optimised build)" ctest --test-dir "$build" --output-on-failure -j "$jobs"
+run "tests (ASan+UBSan build)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$asan" --output-on-failure -j "$jobs"
+if command -v valgrind >/dev/null; then
+  run "integration (daemon under valgrind)" env \
+      SPX_DAEMON_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
+      SPX_VALGRIND=1 ctest --test-dir "$build" --output-on-failure -L integration
+else
+  failed=$((failed + 1)); summary+=("FAIL  valgrind is not installed (deploy/install-deps.sh installs it)")
+fi
+
+echo
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
