@@ -149,11 +149,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(req.root && req.root->type == MSGPACK_OBJECT_MAP);
         CHECK(strlen(req.op) >= 1 && strlen(req.op) <= 31);
         exercise_request(&req);
-    } else {
-        CHECK(rc == SPX_E_BAD_REQUEST && req.op[0] == '\0');
-    }
-    if (req.root)
         check_error_reply(req.id);
-    spx_request_clear(&req);
+        spx_request_clear(&req);
+    } else {
+        /* a failed decode leaves nothing to free */
+        CHECK(rc == SPX_E_BAD_REQUEST && req.op[0] == '\0' && !req.root && !req.unpacked.zone);
+    }
     return 0;
 }
