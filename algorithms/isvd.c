@@ -288,7 +288,7 @@ static void project_out(const spx_isvd_state *st, spx_isvd_work *w, const double
  * orthogonal to U, Z (*kept x n, ld nmax). Directions with singular value <= thresh are dropped and
  * their energy returned in *dropped. */
 static int residual_basis(const spx_isvd_state *st, spx_isvd_work *w, size_t n, double thresh,
-                          size_t *kept, double *dropped)
+                          size_t room, size_t *kept, double *dropped)
 {
     size_t m = st->m, cur = st->cur, q = w->q, ld = w->nmax;
     lapack_int nb = (lapack_int)min_sz(m, n);
@@ -316,9 +316,8 @@ static int residual_basis(const spx_isvd_state *st, spx_isvd_work *w, size_t n, 
         if (w->sig[j] > thresh)
             nk = j + 1;
     }
-    /* R is orthogonal to the cur columns of U, so at most m - cur of its directions are real. */
-    if (nk > m - cur)
-        nk = m - cur;
+    if (nk > room)
+        nk = room;
     double drop = 0.0;
     for (size_t j = (size_t)nb; j > nk; j--)
         drop += w->sig[j - 1] * w->sig[j - 1];
@@ -375,7 +374,8 @@ int spx_isvd_state_update(spx_isvd_state *st, spx_isvd_work *w, const double *a,
         return -EINVAL;
     size_t nk = 0;
     double dropped = 0.0;
-    int rc = residual_basis(st, w, n, rank_tol * sqrt(a2), &nk, &dropped);
+    /* R is orthogonal to the cur columns of U, so at most m - cur of its directions are real */
+    int rc = residual_basis(st, w, n, rank_tol * sqrt(a2), m - cur, &nk, &dropped);
     if (rc != 0)
         return rc;
 
@@ -431,6 +431,41 @@ int spx_isvd_state_update(spx_isvd_state *st, spx_isvd_work *w, const double *a,
     st->cur = keep;
     st->energy = f2 * st->energy + a2;
     st->discarded = f2 * st->discarded + dropped + cut;
+    return 0;
+}
+
+int spx_isvd_state_extend(spx_isvd_state *st, spx_isvd_work *w, const double *a, size_t lda,
+                          size_t n, double rank_tol, double *in_span, double *sig2, size_t *nsig,
+                          double *dropped)
+{
+    if (!st || !w || !a || !in_span || !sig2 || !nsig || !dropped || n == 0 || n > w->nmax ||
+        st->m != w->m || st->q > w->q || lda < st->m || !(rank_tol >= 0.0))
+        return -EINVAL;
+    size_t m = st->m, cur = st->cur, q = w->q;
+    project_out(st, w, a, lda, n);
+    double a2 = 0.0;
+    for (size_t j = 0; j < n; j++)
+        a2 += w->colnorm[j];
+    if (!isfinite(a2))
+        return -EINVAL;
+    size_t nk = 0;
+    double drop = 0.0;
+    int rc = residual_basis(st, w, n, rank_tol * sqrt(a2), st->q - cur, &nk, &drop);
+    if (rc != 0)
+        return rc;
+    double in = 0.0;
+    for (size_t j = 0; j < n && cur > 0; j++)
+        in += cblas_ddot((int)cur, w->c + j * q, 1, w->c + j * q, 1);
+    if (nk > 0)
+        memcpy(st->u + cur * m, w->p, m * nk * sizeof *st->u);
+    for (size_t j = 0; j < nk; j++)
+        sig2[j] = w->sig[j] * w->sig[j];
+    st->cur = cur + nk;
+    st->energy += a2;
+    st->discarded += drop;
+    *in_span = in;
+    *nsig = nk;
+    *dropped = drop;
     return 0;
 }
 

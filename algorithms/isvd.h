@@ -128,6 +128,15 @@ int spx_isvd_state_update(spx_isvd_state *st, spx_isvd_work *w, const double *a,
 int spx_isvd_state_predict(const spx_isvd_state *st, spx_isvd_work *w, const double *c, size_t ldc,
                            const double *ata, size_t n, size_t r, double *tail);
 
+/* Appends the directions of A not yet in span(U) to U without any rotation or truncation (for a
+ * growing basis, s unused): the residual (I - UU^T) A is orthonormalised as in an update and its
+ * kept directions become new columns of U while capacity q allows. Outputs: *in_span = ||U^T A||^2
+ * (against the old U), sig2[0 .. *nsig) the squared singular values of the residual directions
+ * appended (descending; sig2 needs n entries), *dropped the residual energy not appended. */
+int spx_isvd_state_extend(spx_isvd_state *st, spx_isvd_work *w, const double *a, size_t lda,
+                          size_t n, double rank_tol, double *in_span, double *sig2, size_t *nsig,
+                          double *dropped);
+
 /* discarded + sum_{i>r} s_i^2: the error bound of the state at rank r. */
 double spx_isvd_state_tail(const spx_isvd_state *st, size_t r);
 

@@ -148,9 +148,9 @@ typedef struct spx_request {
 } spx_request;
 
 /* Pre-scans (limit SPX_REQUEST_MAX_BYTES) and unpacks; root must be a map with a str "op" of
- * 1..31 bytes. Every failure is bad_request (internal when out of memory). When the request was a
- * map but "op" is bad, root and id are still set so the error reply can echo id. *req need not be
- * initialised before the call; call spx_request_clear after EVERY call, success or failure. */
+ * 1..31 bytes. Every failure is bad_request (internal when out of memory) and leaves *req cleared
+ * (root and id NULL, nothing to free; clearing it again is harmless). *req need not be initialised
+ * before the call (it is overwritten, not freed). On success call spx_request_clear when done. */
 spx_errcode spx_decode_request(const void *buf, size_t len, spx_request *req, char *err,
                                size_t errlen);
 void spx_request_clear(spx_request *req);

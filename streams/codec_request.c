@@ -51,14 +51,17 @@ spx_errcode spx_decode_request(const void *buf, size_t len, spx_request *req, ch
     req->root = root;
     req->id = spx_map_get(root, "id");
 
+    /* On failure nothing is kept (the caller has nothing to free), at the price of not echoing the
+     * id of a request whose op is bad. */
     const msgpack_object *op = spx_map_get(root, "op");
     if (!op) {
+        spx_request_clear(req);
         spx_codec_errf(err, errlen, "missing key \"op\"");
         return SPX_E_BAD_REQUEST;
     }
     if (op->type != MSGPACK_OBJECT_STR || op->via.str.size == 0 ||
         spx_obj_str(op, req->op, sizeof req->op) != 0) {
-        req->op[0] = '\0';
+        spx_request_clear(req);
         spx_codec_errf(err, errlen, "key \"op\" must be a str of 1..%zu bytes",
                        sizeof req->op - 1);
         return SPX_E_BAD_REQUEST;

@@ -168,9 +168,9 @@ int spectra_set_send_timeout(spectra_client *client, int timeout_ms);
  * reply that arrives after its request timed out is recognised and dropped). A request that times out
  * resets the control socket, so the next request starts clean.
  *
- * spectra_request() sends a caller-encoded msgpack map. *reply (may be NULL) receives every
- * well-formed reply map, also failed ones; free it with spectra_msg_free(). Returns 0 for
- * {"ok": true}, SPECTRA_EDAEMON for {"ok": false}. */
+ * spectra_request() sends a caller-encoded msgpack map. Returns 0 for {"ok": true} and
+ * SPECTRA_EDAEMON for {"ok": false}; in both cases *reply (may be NULL) receives the reply map, to
+ * be freed with spectra_msg_free(). Otherwise *reply is NULL. */
 int spectra_request(spectra_client *client, const void *request, size_t len, spectra_msg **reply);
 
 /* The ops of protocol section 3. reply parameters may be NULL; on failure *reply is NULL. */

@@ -359,6 +359,8 @@ static int roundtrip(spectra_client *c, const void *req, size_t len, uint64_t id
             snprintf(c->err_code, sizeof c->err_code, "%s", code);
         } else if (rc) {
             spectra__fail(c, rc, "bad reply from %s: %s", c->control_ep, message);
+            spectra_msg_free(reply);
+            return rc;
         }
         if (reply_out)
             *reply_out = reply;

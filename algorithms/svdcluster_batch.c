@@ -1,0 +1,373 @@
+/* Batch error-constrained clustering: the three greedy methods of svdcluster.h. */
+#include "svdcluster.h"
+
+#include "svdcluster_internal.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Residual directions below this fraction of a block's norm are rounding (see isvd.h). */
+#define SPX_SVDCLUSTER_RANK_TOL 1e-12
+
+typedef struct keyed {
+    double key;
+    size_t idx;
+} keyed;
+
+typedef struct batch {
+    const spx_svdcluster_params *p;
+    const spx_svdcluster_blocks *b;
+    size_t m, r, K, nmax;
+    double eps2;
+    double *norm2;       /* K: ||A_i||_F^2 */
+    size_t *avail;       /* remaining blocks, descending norm */
+    size_t navail;
+    unsigned char *used; /* K */
+    keyed *order;        /* K */
+    size_t *member;      /* the group being built */
+    size_t nmember;
+    double *gather;      /* m x nmax: seed columns side by side */
+    double *coef;        /* q x nmax */
+    double *sv;          /* nmax: singular values, then squared residual values */
+    double *top;         /* r: largest residual values (squared), descending */
+    size_t ntop;
+    spx_isvd_work *w;
+    spx_isvd_state st;
+    double *u, *s;
+    size_t q;
+} batch;
+
+static size_t cols_of(const batch *bt, size_t i)
+{
+    return bt->b->col_offset[i + 1] - bt->b->col_offset[i];
+}
+
+static const double *data_of(const batch *bt, size_t i)
+{
+    return bt->b->data + bt->b->col_offset[i] * bt->m;
+}
+
+static int by_key_then_index(const void *x, const void *y)
+{
+    const keyed *a = x, *b = y;
+    if (a->key < b->key)
+        return -1;
+    if (a->key > b->key)
+        return 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static void batch_free(batch *bt)
+{
+    free(bt->norm2);
+    free(bt->avail);
+    free(bt->used);
+    free(bt->order);
+    free(bt->member);
+    free(bt->gather);
+    free(bt->coef);
+    free(bt->sv);
+    free(bt->top);
+    free(bt->u);
+    free(bt->s);
+    spx_isvd_work_free(bt->w);
+}
+
+static int batch_init(batch *bt, const spx_svdcluster_params *p, const spx_svdcluster_blocks *b)
+{
+    memset(bt, 0, sizeof *bt);
+    bt->p = p;
+    bt->b = b;
+    bt->m = b->rows;
+    bt->r = p->rank;
+    bt->K = b->count;
+    bt->eps2 = p->eps * p->eps;
+    size_t widest = 1;
+    for (size_t i = 0; i < b->count; i++)
+        if (cols_of(bt, i) > widest)
+            widest = cols_of(bt, i);
+    bt->nmax = widest > bt->r ? widest : bt->r;
+    switch (p->method) {
+    case SPX_SVDCLUSTER_APPROX:
+        bt->q = p->rank + p->oversample < bt->m ? p->rank + p->oversample : bt->m;
+        break;
+    case SPX_SVDCLUSTER_RESIDUAL:
+        bt->q = bt->m; /* the basis of everything in the group */
+        break;
+    case SPX_SVDCLUSTER_MAXNORM:
+        bt->q = 0;
+        break;
+    }
+    size_t K = bt->K > 0 ? bt->K : 1, m = bt->m, n = bt->nmax, q = bt->q > 0 ? bt->q : 1;
+    bt->norm2 = malloc(K * sizeof *bt->norm2);
+    bt->avail = malloc(K * sizeof *bt->avail);
+    bt->used = calloc(K, 1);
+    bt->order = malloc(K * sizeof *bt->order);
+    bt->member = malloc(K * sizeof *bt->member);
+    bt->gather = malloc(m * n * sizeof *bt->gather);
+    bt->coef = malloc(q * n * sizeof *bt->coef);
+    bt->sv = malloc(n * sizeof *bt->sv);
+    bt->top = malloc(bt->r * sizeof *bt->top);
+    bt->u = malloc(m * q * sizeof *bt->u);
+    bt->s = malloc(q * sizeof *bt->s);
+    if (!bt->norm2 || !bt->avail || !bt->used || !bt->order || !bt->member || !bt->gather ||
+        !bt->coef || !bt->sv || !bt->top || !bt->u || !bt->s)
+        return -ENOMEM;
+    if (bt->q > 0) {
+        int rc = spx_isvd_work_create(&bt->w, m, bt->q, n);
+        if (rc != 0)
+            return rc;
+        spx_isvd_state_init(&bt->st, m, bt->q, bt->u, bt->s);
+    }
+    for (size_t i = 0; i < bt->K; i++) {
+        const double *a = data_of(bt, i);
+        double e = 0.0;
+        for (size_t k = 0; k < m * cols_of(bt, i); k++)
+            e += a[k] * a[k];
+        if (!isfinite(e))
+            return -EINVAL;
+        bt->norm2[i] = e;
+        bt->order[i].key = -e;
+        bt->order[i].idx = i;
+    }
+    qsort(bt->order, bt->K, sizeof *bt->order, by_key_then_index);
+    for (size_t i = 0; i < bt->K; i++)
+        bt->avail[i] = bt->order[i].idx;
+    bt->navail = bt->K;
+    return 0;
+}
+
+/* The seed: the largest remaining block and then the next largest while the seed has at most r
+ * columns (stopping at the first that does not fit). Returns how many avail entries it took. */
+static size_t take_seed(batch *bt)
+{
+    size_t cols = cols_of(bt, bt->avail[0]), k = 1;
+    bt->member[0] = bt->avail[0];
+    while (k < bt->navail && cols + cols_of(bt, bt->avail[k]) <= bt->r) {
+        cols += cols_of(bt, bt->avail[k]);
+        bt->member[k] = bt->avail[k];
+        k++;
+    }
+    bt->nmember = k;
+    return k;
+}
+
+/* Copies the seed's columns side by side into gather; returns the column count. */
+static size_t gather_seed(batch *bt)
+{
+    size_t col = 0;
+    for (size_t i = 0; i < bt->nmember; i++) {
+        size_t nc = cols_of(bt, bt->member[i]);
+        memcpy(bt->gather + col * bt->m, data_of(bt, bt->member[i]), bt->m * nc * sizeof(double));
+        col += nc;
+    }
+    return col;
+}
+
+/* Exact rank-r tail energy of the seed: 0 when it has at most r columns (its rank is at most r),
+ * else the smallest singular values of the single wide block, summed smallest first. */
+static int seed_tail(batch *bt, double *tail)
+{
+    size_t ncols = gather_seed(bt);
+    *tail = 0.0;
+    if (ncols <= bt->r || bt->m <= bt->r)
+        return 0;
+    size_t ns = bt->m < ncols ? bt->m : ncols;
+    double *sv = malloc(ns * sizeof *sv);
+    if (!sv)
+        return -ENOMEM;
+    lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (lapack_int)bt->m, (lapack_int)ncols,
+                                     bt->gather, (lapack_int)bt->m, sv, NULL, 1, NULL, 1);
+    double t = 0.0;
+    for (size_t i = ns; i > bt->r; i--)
+        t += sv[i - 1] * sv[i - 1];
+    free(sv);
+    *tail = t;
+    return info == 0 ? 0 : -EIO;
+}
+
+/* Drops the group's members from avail, keeping the norm order. */
+static void remove_members(batch *bt)
+{
+    for (size_t i = 0; i < bt->nmember; i++)
+        bt->used[bt->member[i]] = 1;
+    size_t k = 0;
+    for (size_t i = 0; i < bt->navail; i++)
+        if (!bt->used[bt->avail[i]])
+            bt->avail[k++] = bt->avail[i];
+    bt->navail = k;
+}
+
+/* Candidates (avail past the seed) in increasing residual norm ||A - UU^T A||_F against the
+ * state's basis. Returns their count (in bt->order). */
+static size_t residual_order(batch *bt, size_t from)
+{
+    size_t m = bt->m, cur = bt->st.cur, nc = 0;
+    for (size_t k = from; k < bt->navail; k++) {
+        size_t i = bt->avail[k], n = cols_of(bt, i);
+        double in = 0.0;
+        if (cur > 0 && n > 0) {
+            cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)cur, (int)n, (int)m, 1.0,
+                        bt->st.u, (int)m, data_of(bt, i), (int)m, 0.0, bt->coef, (int)cur);
+            for (size_t t = 0; t < cur * n; t++)
+                in += bt->coef[t] * bt->coef[t];
+        }
+        double res = bt->norm2[i] - in; /* only an ordering key: the cancellation is harmless */
+        bt->order[nc].key = res > 0.0 ? res : 0.0;
+        bt->order[nc].idx = i;
+        nc++;
+    }
+    qsort(bt->order, nc, sizeof *bt->order, by_key_then_index);
+    return nc;
+}
+
+/* Inserts a squared residual value into the top-r list; what falls out is added to *tail. */
+static void top_insert(batch *bt, double v, double *tail)
+{
+    if (bt->ntop == bt->r) {
+        if (v <= bt->top[bt->r - 1]) {
+            *tail += v;
+            return;
+        }
+        *tail += bt->top[bt->r - 1];
+        bt->ntop--;
+    }
+    size_t k = bt->ntop;
+    while (k > 0 && bt->top[k - 1] < v) {
+        bt->top[k] = bt->top[k - 1];
+        k--;
+    }
+    bt->top[k] = v;
+    bt->ntop++;
+}
+
+static int apply_approx(batch *bt, const double *a, size_t n)
+{
+    return spx_isvd_state_update(&bt->st, bt->w, a, bt->m, n, 1.0, SPX_SVDCLUSTER_RANK_TOL);
+}
+
+/* RESIDUAL: extends the basis with A; adds ||Q^T A||^2, the dropped energy and the values pushed
+ * out of the top r to *tail. */
+static int apply_residual(batch *bt, const double *a, size_t n, double *tail)
+{
+    double in = 0.0, drop = 0.0;
+    size_t ns = 0;
+    int rc = spx_isvd_state_extend(&bt->st, bt->w, a, bt->m, n, SPX_SVDCLUSTER_RANK_TOL, &in, bt->sv,
+                                   &ns, &drop);
+    if (rc != 0)
+        return rc;
+    *tail += in + drop;
+    for (size_t j = 0; j < ns; j++)
+        top_insert(bt, bt->sv[j], tail);
+    return 0;
+}
+
+/* Grows one group from the seed in bt->member; returns the number of candidates accepted. */
+static int grow_group(batch *bt, size_t seed_len, size_t *accepted, double *bound)
+{
+    const spx_svdcluster_method method = bt->p->method;
+    double energy = 0.0, tail = 0.0;
+    for (size_t i = 0; i < seed_len; i++)
+        energy += bt->norm2[bt->member[i]];
+    *accepted = 0;
+    int rc = 0;
+    if (method == SPX_SVDCLUSTER_MAXNORM) {
+        rc = seed_tail(bt, &tail);
+        if (rc != 0)
+            return rc;
+        /* smallest norm first, from the end of avail */
+        for (size_t k = bt->navail; k > seed_len; k--) {
+            size_t i = bt->avail[k - 1];
+            double t = tail + bt->norm2[i], e = energy + bt->norm2[i];
+            if (t > bt->eps2 * e)
+                break;
+            tail = t;
+            energy = e;
+            bt->member[bt->nmember++] = i;
+            (*accepted)++;
+        }
+        *bound = energy > 0.0 ? sqrt(tail / energy) : 0.0;
+        return 0;
+    }
+
+    spx_isvd_state_clear(&bt->st);
+    bt->ntop = 0;
+    size_t ncols = gather_seed(bt);
+    if (method == SPX_SVDCLUSTER_APPROX) {
+        if (ncols > 0)
+            rc = apply_approx(bt, bt->gather, ncols);
+        tail = spx_isvd_state_tail(&bt->st, bt->r);
+    } else if (ncols > 0) {
+        rc = apply_residual(bt, bt->gather, ncols, &tail);
+    }
+    if (rc != 0)
+        return rc;
+    *bound = energy > 0.0 ? sqrt(tail / energy) : 0.0;
+
+    size_t nc = residual_order(bt, seed_len);
+    for (size_t k = 0; k < nc; k++) {
+        size_t i = bt->order[k].idx, n = cols_of(bt, i);
+        double e = energy + bt->norm2[i], t = tail;
+        if (n > 0) {
+            if (method == SPX_SVDCLUSTER_APPROX) {
+                rc = apply_approx(bt, data_of(bt, i), n);
+                t = spx_isvd_state_tail(&bt->st, bt->r);
+            } else {
+                rc = apply_residual(bt, data_of(bt, i), n, &t);
+            }
+            if (rc != 0)
+                return rc;
+        }
+        /* the state now holds the candidate; a rejected one ends the group, so no rollback */
+        if (t > bt->eps2 * e)
+            break;
+        tail = t;
+        energy = e;
+        *bound = energy > 0.0 ? sqrt(tail / energy) : 0.0;
+        bt->member[bt->nmember++] = i;
+        (*accepted)++;
+    }
+    return 0;
+}
+
+int spx_svdcluster_batch(const spx_svdcluster_params *p, const spx_svdcluster_blocks *b,
+                         spx_svdcluster_groups *out)
+{
+    if (!out || !spx_svdcluster_params_valid(p) || !spx_svdcluster_blocks_valid(b) ||
+        b->rows != p->rows)
+        return -EINVAL;
+    batch bt;
+    int rc = batch_init(&bt, p, b);
+    if (rc == 0)
+        rc = spx_svdcluster_groups_alloc(out, b->count);
+    size_t fruitless = 0;
+    while (rc == 0 && bt.navail > 0) {
+        size_t seed_len = take_seed(&bt), accepted = 0;
+        double bound = 0.0;
+        if (p->patience > 0 && fruitless >= p->patience) {
+            /* given up: pack the rest into exact seed groups */
+            rc = seed_tail(&bt, &bound);
+            if (rc == 0) {
+                double e = 0.0;
+                for (size_t i = 0; i < seed_len; i++)
+                    e += bt.norm2[bt.member[i]];
+                bound = e > 0.0 ? sqrt(bound / e) : 0.0;
+            }
+        } else {
+            rc = grow_group(&bt, seed_len, &accepted, &bound);
+            fruitless = accepted == 0 ? fruitless + 1 : 0;
+        }
+        if (rc != 0)
+            break;
+        spx_svdcluster_groups_push(out, bt.member, bt.nmember, bound);
+        remove_members(&bt);
+    }
+    batch_free(&bt);
+    if (rc != 0)
+        spx_svdcluster_groups_free(out);
+    return rc;
+}
