@@ -59,8 +59,8 @@ static spx_stream *stream_for(spx_server *srv, const spx_ingest_header *h, spx_e
         snprintf(why, whylen, "no stream %s (auto_create is off)", h->stream);
         return NULL;
     }
-    *code = spx_registry_create(srv->reg, h->stream, h->kind, (uint32_t)h->shape[1], h->rate, NULL,
-                                0, &s, why, whylen);
+    *code = spx_registry_create(srv->reg, h->stream, h->kind, (uint32_t)spx_ingest_header_dim(h),
+                                h->rate, NULL, 0, &s, why, whylen);
     if (*code != SPX_OK)
         return NULL;
     spx_info("stream=%s: created by a push (%s, dim %u)", s->name, spx_kind_name(s->kind), s->dim);

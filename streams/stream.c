@@ -235,7 +235,7 @@ spx_errcode spx_stream_check(const spx_stream *s, const spx_ingest_header *h, ch
                  spx_kind_name(h->kind));
         return SPX_E_KIND_MISMATCH;
     }
-    if (h->shape[1] != s->dim) {
+    if (spx_ingest_header_dim(h) != s->dim) {   /* d, C, or m rows of every block */
         snprintf(err, errlen, "stream %s has dim %u, message shape is [%llu, %llu]", s->name,
                  s->dim, (unsigned long long)h->shape[0], (unsigned long long)h->shape[1]);
         return SPX_E_SHAPE_MISMATCH;

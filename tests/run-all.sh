@@ -37,9 +37,24 @@ if [ "${CI:-}" = "true" ] && [ ! -d "$(dirname "$0")/../../shared/data" ]; then
 fi
 
 run "tests (optimised build)" ctest --test-dir "$build" --output-on-failure -j "$jobs"
-run "tests (ASan+UBSan build)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir "$asan" --output-on-failure -j "$jobs"
+# Criterion reports a test whose forked worker leaked as passed, so the sanitizer run keeps every
+# test's output (-V) and any sanitizer report in it fails the run.
+asan_suite() {
+  local out; out=$(mktemp)
+  env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "$asan" -V -j "$jobs" >"$out" 2>&1
+  local rc=$?
+  grep -E 'tests passed, [0-9]+ tests? failed out of' "$out"
+  if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|SUMMARY: (Address|UndefinedBehavior)Sanitizer|runtime error:' "$out"; then
+    echo "sanitizer reports:"; grep -B2 -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out" | head -200
+    rc=1
+  elif [ "$rc" -ne 0 ]; then
+    grep -E -A40 '\*\*\*Failed|Failed  |\[FAIL\]' "$out" | head -300
+  fi
+  rm -f "$out"
+  return $rc
+}
+run "tests (ASan+UBSan build)" asan_suite
 if command -v valgrind >/dev/null; then
   run "integration (daemon under valgrind)" env \
       SPX_DAEMON_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
