@@ -60,7 +60,7 @@ void spx_topeig_params_default(spx_topeig_params *p, size_t dim)
     p->b0 = 1e-5;
     p->seed = 1;
     p->oversample = 2;
-    p->heavy_factor = 1.0;
+    p->heavy_factor = 4.0;
     p->order_z = 6.0;
 }
 

@@ -60,7 +60,7 @@ typedef struct spx_topeig_params {
                                    >= 1 gives a gap estimate) */
     size_t sketch_rows;         /* FD: l, the sketch size (0 = auto: min(dim, max(2k, 128))) */
     double heavy_factor;        /* RANDORDER: a row is heavy when ||x||^2 >= F_t^2 / (heavy_factor d log2(2d)),
-                                   F_t the running Frobenius norm (default 1) */
+                                   F_t the running Frobenius norm (default 4) */
     size_t heavy_max;           /* RANDORDER: heavy rows kept at most (0 = auto) */
     size_t order_block;         /* rows per ordering check (0 = auto: max(256, 2 dim)) */
     double order_z;             /* ordering alarm threshold in standard errors (default 6) */

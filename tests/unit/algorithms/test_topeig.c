@@ -506,8 +506,8 @@ Test(topeig, randorder_keeps_heavy_rows)
     cr_assert_eq(spx_topeig_update_f64(t, a, n), 0);
     spx_topeig_result r;
     spx_topeig_result_get(t, &r);
-    /* Threshold at the end: F^2 / (d log2(2d)) ~ 20000 * 54 * 1.8 / 332 ~ 6,000 > light rows'
-     * ~54 * 2, < heavy rows' ~54 * 900. */
+    /* Threshold at the end: F^2 / (4 d log2(2d)) ~ 20000 * 54 * 1.8 / 1330 ~ 1,500 > light rows'
+     * ~54 (at most ~2x that), < heavy rows' ~54 * 900. */
     cr_expect_eq(r.heavy_rows, n_heavy);
     double vals[1], v1[50];
     cr_assert_eq(spx_test_exact_top_eig(a, n, d, 1, vals, v1), 0);
