@@ -186,6 +186,10 @@ int spx_covclf_predict(spx_covclf *c, const double *x, size_t ldx, double *proba
     return spx_covclf_predict_cov(c, c->cov_buf, proba, label);
 }
 
+const struct spx_mdm *spx_covclf_mdm(const spx_covclf *c) { return c ? c->mdm : NULL; }
+const struct spx_tangent *spx_covclf_tangent(const spx_covclf *c) { return c ? c->ts : NULL; }
+const struct spx_logreg *spx_covclf_logreg(const spx_covclf *c) { return c ? c->lr : NULL; }
+
 int spx_cv_stratified_folds(const int *labels, size_t n, size_t k, uint64_t seed, int *fold_of)
 {
     if (!labels || !fold_of || k < 2 || k > n)

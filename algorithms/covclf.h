@@ -54,6 +54,14 @@ int spx_covclf_fit(spx_covclf *c, const double *epochs, const int *labels, size_
 int spx_covclf_predict_cov(spx_covclf *c, const double *cov, double *proba, int *label);
 int spx_covclf_predict(spx_covclf *c, const double *x, size_t ldx, double *proba, int *label);
 
+/* The fitted parts, for snapshots and inspection (NULL when not part of this kind). */
+struct spx_mdm;
+struct spx_tangent;
+struct spx_logreg;
+const struct spx_mdm *spx_covclf_mdm(const spx_covclf *c);
+const struct spx_tangent *spx_covclf_tangent(const spx_covclf *c);
+const struct spx_logreg *spx_covclf_logreg(const spx_covclf *c);
+
 /* Stratified k-fold assignment: within each class the items are shuffled (seeded) and dealt
  * round-robin, continuing across classes, so every fold gets floor or ceil of its share of each
  * class. fold_of[i] in [0, k). Returns 0 or -EINVAL (k < 2 or k > n). */

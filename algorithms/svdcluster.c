@@ -46,6 +46,7 @@ void spx_svdcluster_params_default(spx_svdcluster_params *p, size_t rows)
     p->method = SPX_SVDCLUSTER_APPROX;
     p->max_open = 100;
     p->max_cols = 64;
+    p->screen_depth = 1;
     p->max_blocks = 100000;
 }
 

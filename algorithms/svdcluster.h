@@ -23,12 +23,14 @@
  * Online mode (spx_svdcluster_add): each arriving block is screened against all open groups with
  * one stacked GEMM (all open bases side by side) and an eigenvalues-only test per group
  * (spx_isvd_state_predict); it joins the feasible group whose predicted tail energy grows least,
- * and only that group's factors are rotated. Otherwise it opens a new group; when max_open groups
- * are open the least recently extended one is closed first (closed groups are final). Retained
- * blocks can be re-clustered by any batch method (spx_svdcluster_recluster).
+ * and only that group's factors are rotated. The tests run in increasing order of the block's
+ * residual outside each group's basis; screen_depth bounds how many run once one has passed.
+ * Otherwise the block opens a new group; when max_open groups are open the least recently extended
+ * one is closed first (closed groups are final). Retained blocks can be re-clustered by any batch
+ * method (spx_svdcluster_recluster). The per-block and per-group records and the retained block
+ * store grow by amortised doubling (the only allocations after create).
  *
- * Pure numerics, no I/O. Errors: 0, -EINVAL, -ENOMEM, -EIO (LAPACK failure), -ENOSPC (retained
- * block store full). */
+ * Pure numerics, no I/O. Errors: 0, -EINVAL, -ENOMEM, -EIO (LAPACK failure). */
 #ifndef SPX_SVDCLUSTER_H
 #define SPX_SVDCLUSTER_H
 
@@ -57,6 +59,10 @@ typedef struct spx_svdcluster_params {
     spx_svdcluster_method method; /* batch method (default APPROX) */
     size_t max_open;              /* online: open groups (default 100, >= 1) */
     size_t max_cols;              /* online: widest block accepted (default 64) */
+    size_t screen_depth;          /* online: groups are tested in increasing residual order and
+                                   * the search stops after d tests once one is feasible (default
+                                   * 1: the feasible group of smallest residual); 0 tests every
+                                   * open group and takes the least tail growth */
     size_t max_blocks;            /* online: blocks retained for re-clustering (default 100000;
                                    * 0 = keep none; further blocks are still assigned online) */
 } spx_svdcluster_params;

@@ -12,6 +12,12 @@
 
 #define SPX_SVDCLUSTER_RANK_TOL 1e-12
 
+typedef struct screen_key {
+    double key;                /* residual energy of the block outside the group's top-r basis */
+    double now;                /* the group's tail energy before the block */
+    size_t slot;
+} screen_key;
+
 typedef struct group_meta {
     uint64_t blocks;
     double bound;
@@ -34,6 +40,7 @@ struct spx_svdcluster {
     double *a;                 /* m x nmax: the block, column-major */
     double *call;              /* (max_open q) x nmax: all open bases times the block */
     double *ata;               /* nmax x nmax */
+    screen_key *keys;          /* max_open */
     group_meta *groups;
     size_t ngroups, capgroups;
     uint64_t *label;           /* group of every block seen */
@@ -71,6 +78,7 @@ int spx_svdcluster_create(spx_svdcluster **out, const spx_svdcluster_params *p)
     c->a = malloc(m * n * sizeof *c->a);
     c->call = malloc(q * p->max_open * n * sizeof *c->call);
     c->ata = malloc(n * n * sizeof *c->ata);
+    c->keys = malloc(p->max_open * sizeof *c->keys);
     c->capgroups = 64;
     c->groups = malloc(c->capgroups * sizeof *c->groups);
     c->caplabel = 1024;
@@ -79,7 +87,7 @@ int spx_svdcluster_create(spx_svdcluster **out, const spx_svdcluster_params *p)
     c->offset = malloc(c->capoffset * sizeof *c->offset);
     int rc = -ENOMEM;
     if (c->ubig && c->sbig && c->st && c->slot_group && c->slot_touched && c->a && c->call &&
-        c->ata && c->groups && c->label && c->offset)
+        c->ata && c->keys && c->groups && c->label && c->offset)
         rc = spx_isvd_work_create(&c->w, m, q, n);
     if (rc != 0) {
         spx_svdcluster_free(c);
@@ -105,6 +113,7 @@ void spx_svdcluster_free(spx_svdcluster *c)
     free(c->a);
     free(c->call);
     free(c->ata);
+    free(c->keys);
     free(c->groups);
     free(c->label);
     free(c->store);
@@ -168,8 +177,20 @@ static void move_slot(spx_svdcluster *c, size_t from, size_t to)
     c->groups[c->slot_group[to]].slot = (int64_t)to;
 }
 
-/* Index of the feasible open group whose predicted tail energy grows least, or -1. */
-static int screen(spx_svdcluster *c, size_t n, double a2, double *best_tail, int *rc)
+static int by_key(const void *x, const void *y)
+{
+    const screen_key *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
+/* Index of the chosen open group, or -1: among feasible groups (predicted error <= eps) the one whose
+ * predicted tail energy grows least. The eigenvalue tests run in increasing order of the block's
+ * residual energy outside each group's top-r basis (an upper bound of that growth, read off the
+ * stacked GEMM); with screen_depth d > 0 the search stops once d groups have been tested and one of
+ * them is feasible. */
+static int screen(spx_svdcluster *c, size_t n, double a2, int *rc)
 {
     size_t m = c->m, q = c->q, rows = c->nopen * q;
     *rc = 0;
@@ -179,22 +200,40 @@ static int screen(spx_svdcluster *c, size_t n, double a2, double *best_tail, int
                 (int)m, c->a, (int)m, 0.0, c->call, (int)rows);
     cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)n, (int)m, 1.0, c->a, (int)m, 0.0,
                 c->ata, (int)n);
-    int best = -1;
-    double best_growth = INFINITY;
+    size_t nk = 0;
     for (size_t g = 0; g < c->nopen; g++) {
         const spx_isvd_state *st = &c->st[g];
         double now = spx_isvd_state_tail(st, c->r), e = st->energy + a2;
         /* adding columns never lowers the rank-r tail: a group already over budget is skipped */
         if (now > c->eps2 * e)
             continue;
-        double tail = 0.0;
+        size_t kr = st->cur < c->r ? st->cur : c->r;
+        double in = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            const double *cj = c->call + g * q + j * rows;
+            for (size_t i = 0; i < kr; i++)
+                in += cj[i] * cj[i];
+        }
+        c->keys[nk].key = a2 - in; /* an ordering key only: the cancellation does not matter */
+        c->keys[nk].slot = g;
+        c->keys[nk].now = now;
+        nk++;
+    }
+    qsort(c->keys, nk, sizeof *c->keys, by_key);
+    int best = -1;
+    double best_growth = INFINITY;
+    for (size_t k = 0; k < nk; k++) {
+        if (c->p.screen_depth > 0 && k >= c->p.screen_depth && best >= 0)
+            break;
+        size_t g = c->keys[k].slot;
+        const spx_isvd_state *st = &c->st[g];
+        double tail = 0.0, e = st->energy + a2;
         *rc = spx_isvd_state_predict(st, c->w, c->call + g * q, rows, c->ata, n, c->r, &tail);
         if (*rc != 0)
             return -1;
-        if (tail <= c->eps2 * e && tail - now < best_growth) {
-            best_growth = tail - now;
+        if (tail <= c->eps2 * e && tail - c->keys[k].now < best_growth) {
+            best_growth = tail - c->keys[k].now;
             best = (int)g;
-            *best_tail = tail;
         }
     }
     return best;
@@ -211,8 +250,7 @@ int spx_svdcluster_add(spx_svdcluster *c, const void *a, size_t n, spx_isvd_layo
         rc = reserve(c, n);
     if (rc != 0)
         return rc;
-    double tail = 0.0;
-    int g = screen(c, n, a2, &tail, &rc);
+    int g = screen(c, n, a2, &rc);
     if (rc != 0)
         return rc;
     uint64_t block = c->nblocks, group;

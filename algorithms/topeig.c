@@ -1,3 +1,6 @@
+/* Core of the top-eigenvector estimators: parameters, dispatch to the methods, the ordering check,
+ * the change-since-mark indicator. The methods live in topeig_oja.c, topeig_block.c (power and
+ * randorder) and topeig_fd.c. */
 #include "topeig.h"
 
 #include "topeig_internal.h"
@@ -7,9 +10,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Renormalise the lazily normalised Oja iterate this often: it bounds the drift of the norm that is
- * carried by the update formula (one rounding per row) and keeps w far from overflow. */
-enum { OJA_RENORM_EVERY = 256 };
+static const char *const method_names[SPX_TOPEIG_N_METHODS] = {
+    [SPX_TOPEIG_ADAOJA] = "adaoja",
+    [SPX_TOPEIG_OJA] = "oja",
+    [SPX_TOPEIG_POWER] = "power",
+    [SPX_TOPEIG_FD] = "fd",
+    [SPX_TOPEIG_RANDORDER] = "randorder",
+};
+
+int spx_topeig_method_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    for (int i = 0; i < SPX_TOPEIG_N_METHODS; i++)
+        if (strcmp(name, method_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *spx_topeig_method_name(spx_topeig_method m)
+{
+    return (unsigned)m < SPX_TOPEIG_N_METHODS ? method_names[m] : "unknown";
+}
+
+static const spx_topeig_method_ops *ops_of(spx_topeig_method m)
+{
+    switch (m) {
+    case SPX_TOPEIG_ADAOJA:
+    case SPX_TOPEIG_OJA:
+        return &spx_topeig_oja_ops;
+    case SPX_TOPEIG_POWER:
+    case SPX_TOPEIG_RANDORDER:
+        return &spx_topeig_power_ops;
+    case SPX_TOPEIG_FD:
+        return &spx_topeig_fd_ops;
+    }
+    return NULL;
+}
 
 void spx_topeig_params_default(spx_topeig_params *p, size_t dim)
 {
@@ -22,13 +59,23 @@ void spx_topeig_params_default(spx_topeig_params *p, size_t dim)
     p->decay = 1.0;
     p->b0 = 1e-5;
     p->seed = 1;
+    p->oversample = 2;
+    p->heavy_factor = 4.0;
+    p->order_z = 6.0;
 }
 
 static int params_valid(const spx_topeig_params *p)
 {
-    if (p->dim == 0 || p->k == 0 || p->k > p->dim)
+    if (!ops_of(p->method) || p->dim == 0 || p->k == 0 || p->k > p->dim)
         return 0;
-    if (p->dim > SIZE_MAX / sizeof(double) / p->k)
+    /* Keeps every d x (k + oversample) and (2 sketch_rows) x d allocation far from overflow. */
+    if (p->dim > ((size_t)1 << 32) || p->k > 4096 || p->oversample > 4096 ||
+        p->sketch_rows > ((size_t)1 << 20) || p->heavy_max > ((size_t)1 << 24) ||
+        p->block_rows > ((size_t)1 << 40) || p->order_block > ((size_t)1 << 40))
+        return 0;
+    if (!(isfinite(p->order_z) && p->order_z > 0.0))
+        return 0;
+    if (!(isfinite(p->block_growth) && (p->block_growth == 0.0 || p->block_growth >= 1.0)))
         return 0;
     switch (p->method) {
     case SPX_TOPEIG_ADAOJA:
@@ -36,23 +83,28 @@ static int params_valid(const spx_topeig_params *p)
     case SPX_TOPEIG_OJA:
         return p->k == 1 && isfinite(p->eta0) && p->eta0 > 0.0 && isfinite(p->t0) && p->t0 > 0.0 &&
                isfinite(p->decay) && p->decay >= 0.0;
+    case SPX_TOPEIG_POWER:
+        return p->k + p->oversample <= p->dim;
+    case SPX_TOPEIG_RANDORDER:
+        return p->k + p->oversample <= p->dim && isfinite(p->heavy_factor) && p->heavy_factor > 0.0;
+    case SPX_TOPEIG_FD:
+        return p->sketch_rows == 0 || p->sketch_rows >= p->k;
     }
     return 0;
 }
 
-static void random_unit(spx_rng *rng, double *w, size_t d, double *norm2)
+void spx_topeig_random_unit(spx_topeig *t, double *x)
 {
     double s;
     do {
-        spx_rng_normal_fill(rng, w, d);
+        spx_rng_normal_fill(&t->rng, x, t->d);
         s = 0.0;
-        for (size_t i = 0; i < d; i++)
-            s += w[i] * w[i];
+        for (size_t i = 0; i < t->d; i++)
+            s += x[i] * x[i];
     } while (s == 0.0);
     double inv = 1.0 / sqrt(s);
-    for (size_t i = 0; i < d; i++)
-        w[i] *= inv;
-    *norm2 = 1.0;
+    for (size_t i = 0; i < t->d; i++)
+        x[i] *= inv;
 }
 
 int spx_topeig_create(spx_topeig **out, const spx_topeig_params *p)
@@ -65,16 +117,24 @@ int spx_topeig_create(spx_topeig **out, const spx_topeig_params *p)
     t->p = *p;
     t->d = p->dim;
     t->k = p->k;
+    t->order.block = p->order_block ? p->order_block : (2 * t->d > 256 ? 2 * t->d : 256);
     t->vec = calloc(t->k * t->d, sizeof *t->vec);
     t->eig = calloc(t->k, sizeof *t->eig);
-    t->oja.w = calloc(t->d, sizeof *t->oja.w);
-    if (!t->vec || !t->eig || !t->oja.w) {
-        spx_topeig_free(t);
-        return -ENOMEM;
-    }
+    t->mark = calloc(t->k * t->d, sizeof *t->mark);
+    t->order.ref = calloc(t->d, sizeof *t->order.ref);
+    t->order.next_checkpoint = 4 * (uint64_t)t->order.block;
     spx_rng_seed(&t->rng, p->seed);
-    random_unit(&t->rng, t->oja.w, t->d, &t->oja.w_norm2);
-    t->oja.b2 = p->b0 * p->b0;
+    int rc = -ENOMEM;
+    if (t->vec && t->eig && t->mark && t->order.ref) {
+        rc = ops_of(p->method)->init(t);
+        /* The first reference: a random direction independent of the rows. */
+        if (rc == 0)
+            spx_topeig_random_unit(t, t->order.ref);
+    }
+    if (rc != 0) {
+        spx_topeig_free(t);
+        return rc;
+    }
     *out = t;
     return 0;
 }
@@ -83,105 +143,20 @@ void spx_topeig_free(spx_topeig *t)
 {
     if (!t)
         return;
+    ops_of(t->p.method)->release(t);
     free(t->vec);
     free(t->eig);
-    free(t->oja.w);
+    free(t->mark);
+    free(t->order.ref);
     free(t);
-}
-
-/* Rescales w to unit norm with an exactly recomputed norm. A w that is no longer a usable direction
- * (non-finite after extreme rows) restarts from a fresh Gaussian vector rather than poisoning every
- * later result. */
-static void oja_renormalise(spx_topeig *t)
-{
-    spx_topeig_oja *o = &t->oja;
-    double s = 0.0;
-    for (size_t i = 0; i < t->d; i++)
-        s += o->w[i] * o->w[i];
-    if (!(s > 0.0) || !isfinite(s)) {
-        random_unit(&t->rng, o->w, t->d, &o->w_norm2);
-    } else {
-        double inv = 1.0 / sqrt(s);
-        for (size_t i = 0; i < t->d; i++)
-            o->w[i] *= inv;
-        o->w_norm2 = 1.0;
-    }
-    o->since_renorm = 0;
-}
-
-/* One Oja/AdaOja row given wx = <x, w> and xx = ||x||^2. Returns the coefficient c of the update
- * w += c x (0 when the row does not move w). With v = w/||w|| and y = <x, v>:
- *   v' ~ v + eta y x  <=>  w' = w + (eta y ||w||) x,  ||w'||^2 = ||w||^2 (1 + 2 eta y^2 + eta^2 y^2 xx)
- * All terms are non-negative, so the norm never shrinks: w cannot collapse to 0, whatever the rows
- * (all-zero rows give y = 0 and leave w unchanged). */
-static double oja_coefficient(spx_topeig *t, double wx, double xx)
-{
-    spx_topeig_oja *o = &t->oja;
-    double nw = sqrt(o->w_norm2);
-    double y = wx / nw;
-    double y2 = y * y;
-    t->rows++;
-    t->fro2 += xx;
-    t->y2_sum += y2;
-
-    double eta;
-    if (t->p.method == SPX_TOPEIG_ADAOJA) {
-        o->b2 += y2 * xx;             /* ||g_t||^2 with g_t = y x */
-        eta = 1.0 / sqrt(o->b2);
-    } else {
-        /* Scaled by the mean squared row norm so the trajectory does not depend on the units of
-         * the data: eta0 is then a dimensionless step. */
-        double mean_sq = t->fro2 / (double)t->rows;
-        double base = 1.0 + (double)t->rows / t->p.t0;
-        double decay = t->p.decay == 1.0 ? base : t->p.decay == 0.0 ? 1.0 : pow(base, t->p.decay);
-        eta = mean_sq > 0.0 ? t->p.eta0 / (mean_sq * decay) : 0.0;
-    }
-    double c = eta * y * nw;
-    o->w_norm2 *= 1.0 + 2.0 * eta * y2 + eta * eta * y2 * xx;
-    return c;
-}
-
-static void oja_after_row(spx_topeig *t)
-{
-    if (++t->oja.since_renorm >= OJA_RENORM_EVERY || !(t->oja.w_norm2 < 1e200))
-        oja_renormalise(t);
-}
-
-static void oja_update_f64(spx_topeig *t, const double *rows, size_t n)
-{
-    const size_t d = t->d;
-    double *w = t->oja.w;
-    for (size_t r = 0; r < n; r++) {
-        const double *x = rows + r * d;
-        double xx;
-        double wx = spx_topeig_dot_norm_f64(x, w, d, &xx);
-        double c = oja_coefficient(t, wx, xx);
-        if (c != 0.0)
-            spx_topeig_axpy_f64(w, c, x, d);
-        oja_after_row(t);
-    }
-}
-
-static void oja_update_f32(spx_topeig *t, const float *rows, size_t n)
-{
-    const size_t d = t->d;
-    double *w = t->oja.w;
-    for (size_t r = 0; r < n; r++) {
-        const float *x = rows + r * d;
-        double xx;
-        double wx = spx_topeig_dot_norm_f32(x, w, d, &xx);
-        double c = oja_coefficient(t, wx, xx);
-        if (c != 0.0)
-            spx_topeig_axpy_f32(w, c, x, d);
-        oja_after_row(t);
-    }
 }
 
 int spx_topeig_update_f64(spx_topeig *t, const double *rows, size_t n)
 {
     if (!t || (!rows && n))
         return -EINVAL;
-    oja_update_f64(t, rows, n);
+    if (n)
+        ops_of(t->p.method)->update_f64(t, rows, n);
     return 0;
 }
 
@@ -189,26 +164,114 @@ int spx_topeig_update_f32(spx_topeig *t, const float *rows, size_t n)
 {
     if (!t || (!rows && n))
         return -EINVAL;
-    oja_update_f32(t, rows, n);
+    if (n)
+        ops_of(t->p.method)->update_f32(t, rows, n);
     return 0;
+}
+
+/* Judges one channel's finished block; returns +1 / -1 when an alarm is due in that direction. */
+static int order_judge(spx_topeig_order_channel *c, double L, size_t block, double zmax)
+{
+    const double bmean = c->sum / L;
+    int due = 0;
+    /* Four blocks of history before judging: the spread estimate needs them. */
+    if (c->n >= 4 * (uint64_t)block) {
+        double var = c->m2 / (double)(c->n - 1);
+        double diff = bmean - c->mean;
+        double z = var > 0.0 ? diff / sqrt(var / L) : (diff == 0.0 ? 0.0 : copysign(INFINITY, diff));
+        int sign = z > zmax ? 1 : z < -zmax ? -1 : 0;
+        if (sign != 0 && (c->streak == 0 || (c->streak > 0) == (sign > 0)))
+            c->streak += sign;
+        else
+            c->streak = sign;
+        due = c->streak >= 3 ? 1 : c->streak <= -3 ? -1 : 0;
+    }
+    /* Merge the block into the running statistics (Chan et al.'s pairwise update). */
+    double bm2 = c->sumsq - c->sum * bmean;
+    if (bm2 < 0.0)
+        bm2 = 0.0;
+    double n0 = (double)c->n, ntot = n0 + L;
+    double delta = bmean - c->mean;
+    c->mean += delta * L / ntot;
+    c->m2 += bm2 + delta * delta * n0 * L / ntot;
+    c->n += (uint64_t)L;
+    c->sum = c->sumsq = 0.0;
+    return due;
+}
+
+void spx_topeig_order_block_end(spx_topeig *t)
+{
+    spx_topeig_order *o = &t->order;
+    const double L = (double)o->in_block;
+    int e = order_judge(&o->energy, L, o->block, t->p.order_z);
+    int a = order_judge(&o->along, L, o->block, t->p.order_z);
+    o->in_block = 0;
+    if (!o->alarm && (e || a)) {
+        o->alarm = 1;
+        if (a)
+            o->reason = a > 0 ? "rows not in random order: consecutive blocks carry more energy along "
+                                "the estimate than the rows before them"
+                              : "rows not in random order: consecutive blocks carry less energy along "
+                                "the estimate than the rows before them";
+        else
+            o->reason = e > 0 ? "rows not in random order: consecutive blocks carry more energy per "
+                                "row than the rows before them"
+                              : "rows not in random order: consecutive blocks carry less energy per "
+                                "row than the rows before them";
+    }
+    if (t->rows >= o->next_checkpoint) {
+        /* New reference direction: the current estimate. Its channel starts over. */
+        spx_topeig_result r;
+        memset(&r, 0, sizeof r);
+        ops_of(t->p.method)->result(t, &r);
+        double nn = 0.0;
+        for (size_t i = 0; i < t->d; i++)
+            nn += t->vec[i] * t->vec[i];
+        if (nn > 0.0 && isfinite(nn))
+            for (size_t i = 0; i < t->d; i++)
+                o->ref[i] = t->vec[i] / sqrt(nn);
+        memset(&o->along, 0, sizeof o->along);
+        o->next_checkpoint *= 2;
+    }
+}
+
+/* 1 - ||M V^T||_F^2 / k for k x d row-major M, V with orthonormal rows. */
+static double subspace_change(const double *m, const double *v, size_t k, size_t d)
+{
+    double f = 0.0;
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++) {
+            double s = 0.0;
+            for (size_t c = 0; c < d; c++)
+                s += m[i * d + c] * v[j * d + c];
+            f += s * s;
+        }
+    double change = 1.0 - f / (double)k;
+    return change < 0.0 ? 0.0 : change;
 }
 
 void spx_topeig_result_get(const spx_topeig *t, spx_topeig_result *out)
 {
-    const size_t d = t->d;
-    double s = 0.0;
-    for (size_t i = 0; i < d; i++)
-        s += t->oja.w[i] * t->oja.w[i];
-    double inv = 1.0 / sqrt(s);
-    for (size_t i = 0; i < d; i++)
-        t->vec[i] = t->oja.w[i] * inv;
-    t->eig[0] = t->rows ? t->y2_sum / (double)t->rows : 0.0;
-
     memset(out, 0, sizeof *out);
+    ops_of(t->p.method)->result(t, out);
     out->vector = t->vec;
     out->eigenvalues = t->eig;
     out->k = t->k;
-    out->dim = d;
+    out->dim = t->d;
     out->rows_seen = t->rows;
     out->frobenius = sqrt(t->fro2);
+    out->method = t->p.method;
+    out->change = t->marked ? subspace_change(t->mark, t->vec, t->k, t->d) : 1.0;
+    out->rows_since_mark = t->rows - (t->marked ? t->mark_rows : 0);
+    out->order_alarm = t->order.alarm;
+    out->order_reason = t->order.alarm ? t->order.reason : "";
+}
+
+void spx_topeig_mark(spx_topeig *t)
+{
+    spx_topeig_result r;
+    spx_topeig_result_get(t, &r);
+    memcpy(t->mark, t->vec, t->k * t->d * sizeof *t->mark);
+    t->marked = 1;
+    t->mark_rows = t->rows;
 }

@@ -6,8 +6,18 @@
  * Methods (spx_topeig_method):
  *   ADAOJA   Oja's rule v <- normalize(v + eta_t <x,v> x) with the AdaOja step eta_t = 1 / b_t,
  *            b_t^2 = b_{t-1}^2 + ||g_t||^2 (Henriksen & Ward 2019). The default.
- *   OJA      Oja's rule with eta_t = eta0 / (1 + t / t0)^decay (decay 0 = fixed step).
- *   Further methods (power, fd, randorder) are added by the eigenvector issue.
+ *   OJA      Oja's rule with eta_t = eta0 / (m_t (1 + t / t0)^decay) (decay 0 = fixed step), m_t the
+ *            running mean of ||x||^2, so eta0 is dimensionless and results do not depend on units.
+ *   POWER    Streaming block (noisy) power method (Mitliagkas et al. 2013): a d x p block Z,
+ *            p = k + oversample; each block of rows gives Z <- orth(A_b^T A_b Z). Blocks double in
+ *            length by default (quick start, then ever less noise); the result is the last complete
+ *            block's step.
+ *   FD       Frequent Directions (Liberty 2013; Ghashami et al. 2016): a sketch B of sketch_rows
+ *            rows (2 x sketch_rows buffer) with 0 <= x^T (A^T A - B^T B) x <= shrink for all unit x.
+ *            Deterministic, order-independent guarantee; exact when sketch_rows >= dim.
+ *   RANDORDER After Kacham & Woodruff (NeurIPS 2024) for rows in random order: heavy rows are kept
+ *            verbatim and enter every power step exactly; light rows drive a block power method
+ *            whose iterates are averaged over the recent half of the blocks. Design in topeig_randorder.c.
  *
  * The eigenvalue estimate is of s1^2 / n, the top eigenvalue of the sample second-moment matrix
  * A^T A / n (see docs/algorithms.md). */
@@ -20,7 +30,17 @@
 typedef enum spx_topeig_method {
     SPX_TOPEIG_ADAOJA = 0,
     SPX_TOPEIG_OJA = 1,
+    SPX_TOPEIG_POWER = 2,
+    SPX_TOPEIG_FD = 3,
+    SPX_TOPEIG_RANDORDER = 4,
 } spx_topeig_method;
+
+#define SPX_TOPEIG_N_METHODS 5
+
+/* "adaoja", "oja", "power", "fd", "randorder" -> the method, or -1 for an unknown name / NULL. */
+int spx_topeig_method_parse(const char *name);
+/* The method's name as above, or "unknown". */
+const char *spx_topeig_method_name(spx_topeig_method m);
 
 typedef struct spx_topeig_params {
     size_t dim;                 /* d, required */
@@ -31,6 +51,19 @@ typedef struct spx_topeig_params {
     double decay;               /* OJA: exponent (default 1.0; 0 = fixed step) */
     double b0;                  /* ADAOJA: initial b_0 (default 1e-5) */
     uint64_t seed;              /* start vector seed (default 1) */
+    /* Added by the eigenvector issue. Where a comment says so, 0 selects an automatic value. */
+    size_t block_rows;          /* POWER, RANDORDER: rows per power step (first block for POWER);
+                                   0 = auto: max(256, 4 dim) */
+    double block_growth;        /* POWER, RANDORDER: each block this many times the previous one, up to
+                                   64 x block_rows (0 = auto: POWER 2, RANDORDER 1 = fixed) */
+    size_t oversample;          /* POWER, RANDORDER: extra iterate columns, p = k + oversample (default 2;
+                                   >= 1 gives a gap estimate) */
+    size_t sketch_rows;         /* FD: l, the sketch size (0 = auto: min(dim, max(2k, 128))) */
+    double heavy_factor;        /* RANDORDER: a row is heavy when ||x||^2 >= F_t^2 / (heavy_factor d log2(2d)),
+                                   F_t the running Frobenius norm (default 4) */
+    size_t heavy_max;           /* RANDORDER: heavy rows kept at most (0 = auto) */
+    size_t order_block;         /* rows per ordering check (0 = auto: max(256, 2 dim)) */
+    double order_z;             /* ordering alarm threshold in standard errors (default 6) */
 } spx_topeig_params;
 
 /* Fills p with the defaults for dimension d. */
@@ -44,6 +77,17 @@ typedef struct spx_topeig_result {
     size_t k, dim;
     uint64_t rows_seen;
     double frobenius;           /* running ||A||_F */
+    /* Added by the eigenvector issue. */
+    spx_topeig_method method;
+    double gap;                 /* estimate of R = s1^2 / s2^2, or 0 when the method cannot tell */
+    uint64_t heavy_rows;        /* heavy rows held verbatim (RANDORDER), else 0 */
+    double shrink;              /* FD: total shrinkage / n, a bound on the eigenvalue error; else 0 */
+    double change;              /* 1 - ||V_mark V^T||_F^2 / k: mean squared sine of the angles between
+                                   the current subspace and the one at the last spx_topeig_mark()
+                                   (1 before the first mark) */
+    uint64_t rows_since_mark;
+    int order_alarm;            /* non-zero once the stream looked clearly not randomly ordered */
+    const char *order_reason;   /* static string: why the alarm was raised ("" when not) */
 } spx_topeig_result;
 
 /* Returns 0, or -EINVAL (bad params) / -ENOMEM. */
@@ -53,6 +97,8 @@ int spx_topeig_create(spx_topeig **out, const spx_topeig_params *p);
 int spx_topeig_update_f64(spx_topeig *t, const double *rows, size_t n);
 int spx_topeig_update_f32(spx_topeig *t, const float *rows, size_t n);
 void spx_topeig_result_get(const spx_topeig *t, spx_topeig_result *out);
+/* Remembers the current estimate; later results report their change against it. */
+void spx_topeig_mark(spx_topeig *t);
 void spx_topeig_free(spx_topeig *t);
 
 #endif

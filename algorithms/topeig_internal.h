@@ -5,6 +5,8 @@
 #include "rng.h"
 #include "topeig.h"
 
+#include <lapacke.h>
+
 #include <stdint.h>
 #include <string.h>
 
@@ -73,6 +75,44 @@ static inline double spx_topeig_dot_norm_f32(const float *x, const double *w, si
     SPX_TOPEIG_DOT_NORM_BODY(spx_load2f)
 }
 
+/* Returns <x, w>; *xr = <x, r>, *xx = ||x||^2, in one read of x (Oja: the row's step and its
+ * ordering statistics). */
+#define SPX_TOPEIG_DOT2_NORM_BODY(LOAD)                                                          \
+    spx_v2d s0 = {0, 0}, s1 = {0, 0}, t0 = {0, 0}, t1 = {0, 0}, q0 = {0, 0}, q1 = {0, 0};        \
+    size_t i = 0;                                                                                \
+    for (; i + 4 <= d; i += 4) {                                                                 \
+        spx_v2d a0 = LOAD(x + i), a1 = LOAD(x + i + 2);                                          \
+        s0 += a0 * spx_load2d(w + i);                                                            \
+        s1 += a1 * spx_load2d(w + i + 2);                                                        \
+        t0 += a0 * spx_load2d(r + i);                                                            \
+        t1 += a1 * spx_load2d(r + i + 2);                                                        \
+        q0 += a0 * a0;                                                                           \
+        q1 += a1 * a1;                                                                           \
+    }                                                                                            \
+    spx_v2d ss = s0 + s1, tt = t0 + t1, qq = q0 + q1;                                            \
+    double s = ss[0] + ss[1], u = tt[0] + tt[1], q = qq[0] + qq[1];                              \
+    for (; i < d; i++) {                                                                         \
+        double xi = x[i];                                                                        \
+        s += xi * w[i];                                                                          \
+        u += xi * r[i];                                                                          \
+        q += xi * xi;                                                                            \
+    }                                                                                            \
+    *xr = u;                                                                                     \
+    *xx = q;                                                                                     \
+    return s;
+
+static inline double spx_topeig_dot2_norm_f64(const double *x, const double *w, const double *r,
+                                              size_t d, double *xr, double *xx)
+{
+    SPX_TOPEIG_DOT2_NORM_BODY(spx_load2d)
+}
+
+static inline double spx_topeig_dot2_norm_f32(const float *x, const double *w, const double *r,
+                                              size_t d, double *xr, double *xx)
+{
+    SPX_TOPEIG_DOT2_NORM_BODY(spx_load2f)
+}
+
 #define SPX_TOPEIG_AXPY_BODY(LOAD)                                                               \
     spx_v2d cv = {c, c};                                                                         \
     size_t i = 0;                                                                                \
@@ -104,7 +144,86 @@ typedef struct spx_topeig_oja {
     double w_norm2;
     double b2;                 /* AdaOja: b_t^2 */
     uint64_t since_renorm;
+    /* Eigenvalue estimate: mean over all rows of <x, v_before>^2, v_before being the iterate before
+     * the row is applied. In random order v_before is independent of x, so each term estimates
+     * v^T (A^T A / n) v <= s1^2 / n; the mean is low by the burn-in, ~ (burn-in rows / n) times the
+     * gap. Every row counts once, so heavy or clustered rows anywhere in the stream are included:
+     * a mean over only the recent half of the rows (which removes the burn-in) underestimated raw
+     * spambase's s1^2/n by 71%, the full mean by 1%. */
+    double y2_sum;
 } spx_topeig_oja;
+
+/* Block power state (POWER and RANDORDER). Matrices are column-major: Z is d x p with column j at
+ * Z + j d. Rows arrive in groups (row-major m x d, i.e. column-major d x m), so a group costs two
+ * GEMMs: Y = X Z, S += X^T Y. */
+typedef struct spx_topeig_block {
+    size_t p;                  /* iterate columns, k + oversample */
+    size_t group;              /* rows per GEMM group */
+    double *Z, *S;             /* d x p: iterate, accumulated A_b^T A_b Z */
+    double *T;                 /* p x p: accumulated Z^T A_b^T A_b Z = Y^T Y */
+    double *Y;                 /* group x p */
+    double *stage;             /* group x d: rows gathered across calls, f32 rows widened */
+    double *gxx, *gtau;        /* group: each row's ||x||^2 and the heavy threshold at its arrival */
+    size_t staged;
+    uint64_t block_rows;       /* stream rows in the current block (heavy ones included) */
+    uint64_t block_light;      /* light rows accumulated into S, T for this block */
+    uint64_t block_target, block_first;
+    uint64_t blocks;           /* completed blocks */
+    double *W, *ritz, *tau, *work, *pp; /* small workspaces (p x p, p, p, lwork, p x p) */
+    size_t lwork;
+    double *V;                 /* d x k: result vectors of the last completed block */
+    double *theta;             /* k + 1 per-row Ritz values of the last completed block */
+    double last_gap;
+    /* RANDORDER: the recent-half average of the block results. The window holds the blocks since
+     * the last restart and the segment before it; restarts happen at block counts 2, 4, 8, ... */
+    double *avg_cur, *avg_prev;        /* d x k sums of sign-aligned result vectors */
+    double *th_cur, *th_prev;          /* k + 1 sums of Ritz values */
+    uint64_t n_cur, n_prev, next_restart;
+    /* RANDORDER: heavy rows, kept verbatim. */
+    double *heavy;             /* heavy_max x d row-major */
+    double *heavy_norm2;       /* heavy_max */
+    size_t n_heavy, heavy_max;
+    double *HZ;                /* heavy_max x p */
+    double log_term;           /* d log2(2d) */
+} spx_topeig_block;
+
+/* Frequent Directions: a 2l-row buffer compressed to l rows whenever it fills. */
+typedef struct spx_topeig_fd {
+    size_t l, cap, filled;
+    double *B, *B2;            /* cap x d row-major; B2 receives the compressed rows */
+    double *G, *mu;            /* cap x cap Gram matrix / eigenvectors, cap eigenvalues */
+    double *C;                 /* cap x cap: scaled rotation (compress) or k x cap (result) */
+    double *work;
+    lapack_int *iwork;
+    size_t lwork, liwork;
+    double shrink;             /* sum of the shrinkages delta */
+} spx_topeig_fd;
+
+/* Ordering check. Two per-row quantities are watched: the row energy ||x||^2 and the energy along a
+ * reference direction, <x, r>^2, with r the estimate frozen at checkpoints (rows = 4, 8, 16, ...
+ * times the check block; the statistics of that channel restart there). For each check block the
+ * block mean is compared with the running mean and spread of all earlier rows of the channel
+ * (values winsorised at 20x the running mean so one huge row cannot swing a block): in random order
+ * the rows are exchangeable and |z| stays within a few units. An alarm needs |z| > order_z in three
+ * consecutive checks with the same sign, which one outlying block cannot produce. The reference
+ * channel catches runs of rows aligned with one direction that the energy alone hides (the spike
+ * adds little energy at large d). */
+typedef struct spx_topeig_order_channel {
+    double sum, sumsq;         /* of the current block */
+    uint64_t n;                /* rows in the running statistics */
+    double mean, m2;
+    int streak;
+} spx_topeig_order_channel;
+
+typedef struct spx_topeig_order {
+    size_t block;
+    size_t in_block;
+    spx_topeig_order_channel energy, along;
+    double *ref;               /* d: the reference direction r */
+    uint64_t next_checkpoint;
+    int alarm;
+    const char *reason;
+} spx_topeig_order;
 
 struct spx_topeig {
     spx_topeig_params p;
@@ -113,15 +232,68 @@ struct spx_topeig {
     double fro2;
     double *vec;               /* k x d, the result rows (filled by result_get) */
     double *eig;               /* k */
-    /* Eigenvalue estimate: mean over all rows of <x, v_before>^2, v_before being the iterate before
-     * the row is applied. In random order v_before is independent of x, so each term estimates
-     * v^T (A^T A / n) v <= s1^2 / n; the mean is low by the burn-in, ~ (burn-in rows / n) times the
-     * gap. Every row counts once, so heavy or clustered rows anywhere in the stream are included:
-     * a mean over only the recent half of the rows (which removes the burn-in) underestimated raw
-     * spambase's s1^2/n by 71%, the full mean by 1%. */
-    double y2_sum;
+    double *mark;              /* k x d, the estimate at the last mark */
+    int marked;
+    uint64_t mark_rows;
     spx_rng rng;
+    spx_topeig_order order;
     spx_topeig_oja oja;
+    spx_topeig_block blk;
+    spx_topeig_fd fd;
 };
+
+/* What the core needs from each method. result() fills t->vec and t->eig and the method's fields
+ * of out (gap, heavy_rows, shrink). */
+typedef struct spx_topeig_method_ops {
+    int (*init)(spx_topeig *t);
+    void (*release)(spx_topeig *t);
+    void (*update_f64)(spx_topeig *t, const double *rows, size_t n);
+    void (*update_f32)(spx_topeig *t, const float *rows, size_t n);
+    void (*result)(const spx_topeig *t, spx_topeig_result *out);
+} spx_topeig_method_ops;
+
+extern const spx_topeig_method_ops spx_topeig_oja_ops;
+extern const spx_topeig_method_ops spx_topeig_power_ops;
+extern const spx_topeig_method_ops spx_topeig_fd_ops;
+
+/* Ends an ordering-check block (topeig.c). */
+void spx_topeig_order_block_end(spx_topeig *t);
+
+static inline void spx_topeig_order_add(spx_topeig_order_channel *c, double v)
+{
+    double cap = c->n ? 20.0 * c->mean : v;
+    double e = v < cap ? v : cap;
+    c->sum += e;
+    c->sumsq += e * e;
+}
+
+/* Bookkeeping every method does per row: row count, Frobenius norm, ordering check. xx = ||x||^2,
+ * xr = <x, t->order.ref>. */
+static inline void spx_topeig_row_seen(spx_topeig *t, double xx, double xr)
+{
+    t->rows++;
+    t->fro2 += xx;
+    spx_topeig_order *o = &t->order;
+    spx_topeig_order_add(&o->energy, xx);
+    spx_topeig_order_add(&o->along, xr * xr);
+    if (++o->in_block == o->block)
+        spx_topeig_order_block_end(t);
+}
+
+/* <x, r> for the ordering check. */
+static inline double spx_topeig_ref_dot(const spx_topeig *t, const double *x)
+{
+    double xx;
+    return spx_topeig_dot_norm_f64(x, t->order.ref, t->d, &xx);
+}
+
+static inline double spx_topeig_ref_dot_f32(const spx_topeig *t, const float *x)
+{
+    double xx;
+    return spx_topeig_dot_norm_f32(x, t->order.ref, t->d, &xx);
+}
+
+/* Fills x (d) with a Gaussian unit vector from the estimator's generator. */
+void spx_topeig_random_unit(spx_topeig *t, double *x);
 
 #endif

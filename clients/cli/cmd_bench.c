@@ -101,13 +101,15 @@ static int wait_count(const cli_ctx *ctx, spectra_client *c, const char *stream,
 {
     uint64_t last = UINT64_MAX;
     double idle_since = cli_now();
+    int had_result = 0;
     for (;;) {
         spectra_msg *reply;
         int rc = spectra_get(c, stream, "top", &reply);
         if (rc)
             return cli_client_error(ctx, c, rc);
         uint64_t count = 0;
-        spectra_msg_uint(reply, "result.count", &count);
+        if (spectra_msg_uint(reply, "result.count", &count) == 0)
+            had_result = 1;
         spectra_msg_free(reply);
         if (count >= want)
             return CLI_OK;
@@ -115,8 +117,12 @@ static int wait_count(const cli_ctx *ctx, spectra_client *c, const char *stream,
             last = count;
             idle_since = cli_now();
         } else if (cli_now() - idle_since > 30.0) {
-            cli_error(ctx, "%s: the pipeline applied %llu of %llu rows, then nothing for 30 s",
-                      stream, (unsigned long long)count, (unsigned long long)want);
+            if (had_result)
+                cli_error(ctx, "%s: the pipeline applied %llu of %llu rows, then nothing for 30 s",
+                          stream, (unsigned long long)count, (unsigned long long)want);
+            else
+                cli_error(ctx, "%s: 'get' returned no result for 30 s after %llu rows were pushed",
+                          stream, (unsigned long long)want);
             return CLI_FAIL;
         }
         sleep_ms(2);

@@ -10,6 +10,11 @@
 #include "isvd.h"
 #include "rng.h"
 
+/* OpenBLAS threads only contend on these small matrices (and with other test processes). */
+void openblas_set_num_threads(int n);
+
+static void one_blas_thread(void) { openblas_set_num_threads(1); }
+
 /* M = G1 diag(d) G2 (m x ncols, column-major) with Gaussian G1 (m x rank), G2 (rank x ncols) and
  * d_i = 10^(-2 i / rank): exactly rank `rank`, condition number about 100 times that of G1 G2. */
 static double *low_rank(size_t m, size_t ncols, size_t rank, uint64_t seed)
@@ -74,7 +79,7 @@ static void feed(spx_isvd *s, const double *a, size_t m, size_t ncols, size_t n)
     }
 }
 
-Test(isvd, exact_low_rank_matches_dgesdd)
+Test(isvd, exact_low_rank_matches_dgesdd, .init = one_blas_thread)
 {
     const size_t m = 120, ncols = 1500, rank = 12;
     size_t widths[] = {1, 5, 16};
@@ -112,7 +117,7 @@ Test(isvd, exact_low_rank_matches_dgesdd)
  *   (d) D <= T * sum_{i>q} sigma_i^2   (each of the T updates cuts at most the rank-q tail of a matrix
  *       whose eigenvalues interlace below those of the final M M^T)
  * with a relative slack of 1e-10 for rounding. */
-Test(isvd, noisy_within_eckart_young)
+Test(isvd, noisy_within_eckart_young, .init = one_blas_thread)
 {
     const size_t m = 100, ncols = 2000, rank = 10, k = 8, p = 4, n = 8;
     double *a = low_rank(m, ncols, rank, 5);
@@ -161,7 +166,7 @@ Test(isvd, noisy_within_eckart_young)
 
 /* Every singular direction kept in an exactly low-rank stream: with forgetting lambda the result
  * must be the SVD of [lambda^(T-1) A_1, ..., lambda A_(T-1), A_T]. */
-Test(isvd, forgetting_matches_weighted_matrix)
+Test(isvd, forgetting_matches_weighted_matrix, .init = one_blas_thread)
 {
     const size_t m = 60, rank = 6, n = 4, T = 50;
     const double lambda = 0.9;
@@ -192,7 +197,7 @@ Test(isvd, forgetting_matches_weighted_matrix)
 }
 
 /* Many small full-rank updates: every one truncates, so rounding in the rotation accumulates. */
-Test(isvd, orthonormal_after_many_updates)
+Test(isvd, orthonormal_after_many_updates, .init = one_blas_thread)
 {
     const size_t m = 64, n = 2, updates = 20000;
     spx_rng rng;
@@ -223,7 +228,7 @@ Test(isvd, orthonormal_after_many_updates)
  * is then mostly rounding noise, the case that breaks a plain Gram-Schmidt update. q exceeds the
  * signal rank so the weak directions are kept. No re-orthonormalisation: each update on its own
  * must keep U orthonormal. */
-Test(isvd, nearly_dependent_blocks_keep_orthonormality)
+Test(isvd, nearly_dependent_blocks_keep_orthonormality, .init = one_blas_thread)
 {
     const size_t m = 50, n = 3, sig = 5;
     const double levels[] = {0.0, 1e-14, 1e-12, 1e-10, 1e-8, 1e-6};
@@ -267,7 +272,7 @@ static void expect_same_result(spx_isvd *x, spx_isvd *y, double tol)
                   rx.sigma[i], ry.sigma[i]);
 }
 
-Test(isvd, layouts_and_chunks_agree)
+Test(isvd, layouts_and_chunks_agree, .init = one_blas_thread)
 {
     const size_t m = 40, n = 150;
     spx_rng rng;
@@ -314,7 +319,7 @@ Test(isvd, layouts_and_chunks_agree)
     free(colm);
 }
 
-Test(isvd, bad_input_leaves_state_unchanged)
+Test(isvd, bad_input_leaves_state_unchanged, .init = one_blas_thread)
 {
     const size_t m = 30;
     spx_isvd_params par;
@@ -370,7 +375,7 @@ Test(isvd, bad_input_leaves_state_unchanged)
 
 /* The eigenvalues-only prediction equals what the full update then records, and the energy
  * identity energy = sum s^2 + discarded holds. */
-Test(isvd, predict_matches_commit)
+Test(isvd, predict_matches_commit, .init = one_blas_thread)
 {
     const size_t m = 70, q = 9, r = 6, n = 5;
     spx_isvd_work *w = NULL;

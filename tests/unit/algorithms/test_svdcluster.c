@@ -15,6 +15,11 @@
 #endif
 #include "testdata.h"
 
+/* OpenBLAS threads only contend on these small matrices (and with other test processes). */
+void openblas_set_num_threads(int n);
+
+static void one_blas_thread(void) { openblas_set_num_threads(1); }
+
 typedef struct blockset {
     size_t m, n, K;
     double *data;      /* column-major m x (K n) */
@@ -174,12 +179,12 @@ static void golden(const char *rel, size_t K, size_t m, size_t n, size_t ref_app
     blockset_free(&bs);
 }
 
-Test(svdcluster, golden_K400_batch, .timeout = 120)
+Test(svdcluster, golden_K400_batch, .timeout = 120, .init = one_blas_thread)
 {
     golden("isvd/synth_K400_m128_n8.f64", 400, 128, 8, 18, 388);
 }
 
-Test(svdcluster, golden_K1000_batch, .timeout = 120)
+Test(svdcluster, golden_K1000_batch, .timeout = 120, .init = one_blas_thread)
 {
     golden("isvd/synth_K1000_m256_n8.f64", 1000, 256, 8, 19, 982);
 }
@@ -222,7 +227,7 @@ static void make_uneven(blockset *bs, uint64_t seed, double spread)
     blockset_view(bs);
 }
 
-Test(svdcluster, generated_uneven_blocks)
+Test(svdcluster, generated_uneven_blocks, .init = one_blas_thread)
 {
     blockset bs;
     make_uneven(&bs, 77, 2.0);
@@ -258,7 +263,7 @@ Test(svdcluster, generated_uneven_blocks)
 }
 
 /* Factors: u orthonormal, coef = u^T M, and the reconstruction error equals the exact one. */
-Test(svdcluster, factors_reconstruct)
+Test(svdcluster, factors_reconstruct, .init = one_blas_thread)
 {
     blockset bs;
     make_uneven(&bs, 5, 2.0);
@@ -295,7 +300,7 @@ Test(svdcluster, factors_reconstruct)
     blockset_free(&bs);
 }
 
-Test(svdcluster, bad_params)
+Test(svdcluster, bad_params, .init = one_blas_thread)
 {
     spx_svdcluster_params p;
     spx_svdcluster_params_default(&p, 10);
@@ -324,7 +329,8 @@ Test(svdcluster, bad_params)
 
 /* Feeds the golden blocks in file order straight from the file's layout (row-major blocks, the
  * wire layout), then checks the online partition and re-clusters the retained blocks. */
-static void golden_online(const char *rel, size_t K, size_t m, size_t n, size_t ref_approx)
+static void golden_online(const char *rel, size_t K, size_t m, size_t n, size_t ref_approx,
+                          size_t depth)
 {
     char path[4096];
     SPX_REQUIRE_DATA(path, rel);
@@ -338,6 +344,7 @@ static void golden_online(const char *rel, size_t K, size_t m, size_t n, size_t 
     spx_svdcluster_params_default(&p, m);
     p.rank = 20;
     p.eps = 0.05;
+    p.screen_depth = depth;
     spx_svdcluster *c = NULL;
     cr_assert_eq(spx_svdcluster_create(&c, &p), 0);
     size_t opened = 0;
@@ -367,9 +374,9 @@ static void golden_online(const char *rel, size_t K, size_t m, size_t n, size_t 
     check cb = check_groups(&ret, &batch, p.rank, p.eps);
     cr_expect_eq(cb.violations, 0);
     cr_expect_leq(batch.count, ref_approx);
-    cr_log_info("%s online: %zu groups (max true error %.5f, compression %.3f); batch approx on the "
-                "retained blocks: %zu groups (compression %.3f)",
-                rel, g.count, ck.max_true, spx_svdcluster_compression(&ret, &g, p.rank), batch.count,
+    cr_log_info("%s online (screen_depth %zu): %zu groups (max true error %.5f, compression %.3f); "
+                "batch approx on the retained blocks: %zu groups (compression %.3f)",
+                rel, depth, g.count, ck.max_true, spx_svdcluster_compression(&ret, &g, p.rank), batch.count,
                 spx_svdcluster_compression(&ret, &batch, p.rank));
     spx_svdcluster_groups_free(&batch);
     spx_svdcluster_groups_free(&g);
@@ -378,19 +385,21 @@ static void golden_online(const char *rel, size_t K, size_t m, size_t n, size_t 
     free(raw);
 }
 
-Test(svdcluster, golden_K400_online, .timeout = 120)
+Test(svdcluster, golden_K400_online, .timeout = 120, .init = one_blas_thread)
 {
-    golden_online("isvd/synth_K400_m128_n8.f64", 400, 128, 8, 18);
+    golden_online("isvd/synth_K400_m128_n8.f64", 400, 128, 8, 18, 1);
+    golden_online("isvd/synth_K400_m128_n8.f64", 400, 128, 8, 18, 0);
 }
 
-Test(svdcluster, golden_K1000_online, .timeout = 120)
+Test(svdcluster, golden_K1000_online, .timeout = 120, .init = one_blas_thread)
 {
-    golden_online("isvd/synth_K1000_m256_n8.f64", 1000, 256, 8, 19);
+    golden_online("isvd/synth_K1000_m256_n8.f64", 1000, 256, 8, 19, 1);
+    golden_online("isvd/synth_K1000_m256_n8.f64", 1000, 256, 8, 19, 0);
 }
 
 /* With few open slots, groups get closed; a closed group never receives another block, and the
  * partition stays valid. */
-Test(svdcluster, online_closes_least_recent)
+Test(svdcluster, online_closes_least_recent, .init = one_blas_thread)
 {
     blockset bs;
     make_uneven(&bs, 12, 0.1); /* similar scales: no block is negligible anywhere */
@@ -448,7 +457,7 @@ Test(svdcluster, online_closes_least_recent)
     blockset_free(&bs);
 }
 
-Test(svdcluster, online_bad_input_changes_nothing)
+Test(svdcluster, online_bad_input_changes_nothing, .init = one_blas_thread)
 {
     spx_svdcluster_params p;
     spx_svdcluster_params_default(&p, 16);

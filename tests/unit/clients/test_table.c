@@ -1,7 +1,6 @@
 /* The text table reader behind `spectra push`: header and delimiter detection, column selection,
  * and bad lines reported by file:line without returning any part of their batch. */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

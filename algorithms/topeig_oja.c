@@ -1,0 +1,132 @@
+/* Oja's rule and AdaOja (k = 1).
+ *   v <- normalize(v + eta_t <x, v> x)
+ *   AdaOja: eta_t = 1 / b_t, b_t^2 = b_{t-1}^2 + ||g_t||^2, g_t = <x, v> x (Henriksen & Ward 2019).
+ *   Oja:    eta_t = eta0 / (m_t (1 + t / t0)^decay), m_t = mean ||x||^2 so far. */
+#include "topeig_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+/* Renormalise the lazily normalised iterate this often: it bounds the drift of the norm carried by
+ * the update formula (one rounding per row) and keeps w far from overflow. */
+enum { OJA_RENORM_EVERY = 256 };
+
+static int oja_init(spx_topeig *t)
+{
+    spx_topeig_oja *o = &t->oja;
+    o->w = calloc(t->d, sizeof *o->w);
+    if (!o->w)
+        return -ENOMEM;
+    spx_topeig_random_unit(t, o->w);
+    o->w_norm2 = 1.0;
+    o->b2 = t->p.b0 * t->p.b0;
+    return 0;
+}
+
+static void oja_release(spx_topeig *t) { free(t->oja.w); }
+
+/* Rescales w to unit norm with an exactly recomputed norm. A w that is no longer a usable direction
+ * (non-finite after extreme rows) restarts from a fresh Gaussian vector rather than poisoning every
+ * later result. */
+static void oja_renormalise(spx_topeig *t)
+{
+    spx_topeig_oja *o = &t->oja;
+    double s = 0.0;
+    for (size_t i = 0; i < t->d; i++)
+        s += o->w[i] * o->w[i];
+    if (!(s > 0.0) || !isfinite(s)) {
+        spx_topeig_random_unit(t, o->w);
+    } else {
+        double inv = 1.0 / sqrt(s);
+        for (size_t i = 0; i < t->d; i++)
+            o->w[i] *= inv;
+    }
+    o->w_norm2 = 1.0;
+    o->since_renorm = 0;
+}
+
+/* One row given wx = <x, w>, xx = ||x||^2 and xr = <x, r> (ordering check). Returns the coefficient c of the update w += c x
+ * (0 when the row does not move w). With v = w/||w|| and y = <x, v>:
+ *   v' ~ v + eta y x  <=>  w' = w + (eta y ||w||) x,  ||w'||^2 = ||w||^2 (1 + 2 eta y^2 + eta^2 y^2 xx)
+ * All terms are non-negative, so the norm never shrinks: w cannot collapse to 0, whatever the rows
+ * (all-zero rows give y = 0 and leave w unchanged). */
+static inline double oja_coefficient(spx_topeig *t, double wx, double xx, double xr)
+{
+    spx_topeig_oja *o = &t->oja;
+    double nw = sqrt(o->w_norm2);
+    double y = wx / nw;
+    double y2 = y * y;
+    spx_topeig_row_seen(t, xx, xr);
+    o->y2_sum += y2;
+
+    double eta;
+    if (t->p.method == SPX_TOPEIG_ADAOJA) {
+        o->b2 += y2 * xx;
+        eta = 1.0 / sqrt(o->b2);
+    } else {
+        double mean_sq = t->fro2 / (double)t->rows;
+        double base = 1.0 + (double)t->rows / t->p.t0;
+        double decay = t->p.decay == 1.0 ? base : t->p.decay == 0.0 ? 1.0 : pow(base, t->p.decay);
+        eta = mean_sq > 0.0 ? t->p.eta0 / (mean_sq * decay) : 0.0;
+    }
+    o->w_norm2 *= 1.0 + 2.0 * eta * y2 + eta * eta * y2 * xx;
+    return eta * y * nw;
+}
+
+static inline void oja_after_row(spx_topeig *t)
+{
+    if (++t->oja.since_renorm >= OJA_RENORM_EVERY || !(t->oja.w_norm2 < 1e200))
+        oja_renormalise(t);
+}
+
+static void oja_update_f64(spx_topeig *t, const double *rows, size_t n)
+{
+    const size_t d = t->d;
+    double *w = t->oja.w;
+    for (size_t r = 0; r < n; r++) {
+        const double *x = rows + r * d;
+        double xx, xr;
+        double wx = spx_topeig_dot2_norm_f64(x, w, t->order.ref, d, &xr, &xx);
+        double c = oja_coefficient(t, wx, xx, xr);
+        if (c != 0.0)
+            spx_topeig_axpy_f64(w, c, x, d);
+        oja_after_row(t);
+    }
+}
+
+static void oja_update_f32(spx_topeig *t, const float *rows, size_t n)
+{
+    const size_t d = t->d;
+    double *w = t->oja.w;
+    for (size_t r = 0; r < n; r++) {
+        const float *x = rows + r * d;
+        double xx, xr;
+        double wx = spx_topeig_dot2_norm_f32(x, w, t->order.ref, d, &xr, &xx);
+        double c = oja_coefficient(t, wx, xx, xr);
+        if (c != 0.0)
+            spx_topeig_axpy_f32(w, c, x, d);
+        oja_after_row(t);
+    }
+}
+
+static void oja_result(const spx_topeig *t, spx_topeig_result *out)
+{
+    const size_t d = t->d;
+    double s = 0.0;
+    for (size_t i = 0; i < d; i++)
+        s += t->oja.w[i] * t->oja.w[i];
+    double inv = 1.0 / sqrt(s);
+    for (size_t i = 0; i < d; i++)
+        t->vec[i] = t->oja.w[i] * inv;
+    t->eig[0] = t->rows ? t->oja.y2_sum / (double)t->rows : 0.0;
+    (void)out;
+}
+
+const spx_topeig_method_ops spx_topeig_oja_ops = {
+    .init = oja_init,
+    .release = oja_release,
+    .update_f64 = oja_update_f64,
+    .update_f32 = oja_update_f32,
+    .result = oja_result,
+};
