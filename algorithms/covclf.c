@@ -186,6 +186,54 @@ int spx_covclf_predict(spx_covclf *c, const double *x, size_t ldx, double *proba
     return spx_covclf_predict_cov(c, c->cov_buf, proba, label);
 }
 
+size_t spx_covclf_state_size(const spx_covclf *c)
+{
+    if (!c)
+        return 0;
+    size_t nn = c->dim * c->dim;
+    return c->p.kind == SPX_COVCLF_MDM ? c->p.n_classes * nn : nn + c->n_features + 1;
+}
+
+int spx_covclf_state_get(const spx_covclf *c, double *state)
+{
+    if (!c || !state)
+        return -EINVAL;
+    size_t nn = c->dim * c->dim;
+    if (c->p.kind == SPX_COVCLF_MDM) {
+        const double *m = spx_mdm_means(c->mdm);
+        if (!m)
+            return -EINVAL;
+        memcpy(state, m, c->p.n_classes * nn * sizeof *state);
+        return 0;
+    }
+    const double *ref = spx_tangent_reference(c->ts);
+    double b;
+    const double *w = spx_logreg_coef(c->lr, &b);
+    if (!ref || !w)
+        return -EINVAL;
+    memcpy(state, ref, nn * sizeof *state);
+    memcpy(state + nn, w, c->n_features * sizeof *state);
+    state[nn + c->n_features] = b;
+    return 0;
+}
+
+int spx_covclf_state_set(spx_covclf *c, const double *state)
+{
+    if (!c || !state)
+        return -EINVAL;
+    size_t n = spx_covclf_state_size(c);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(state[i]))
+            return -EINVAL;
+    if (c->p.kind == SPX_COVCLF_MDM)
+        return spx_mdm_set_means(c->mdm, state);
+    size_t nn = c->dim * c->dim;
+    int rc = spx_tangent_set_reference(c->ts, state);
+    if (rc)
+        return rc;
+    return spx_logreg_set_coef(c->lr, state + nn, state[nn + c->n_features]);
+}
+
 const struct spx_mdm *spx_covclf_mdm(const spx_covclf *c) { return c ? c->mdm : NULL; }
 const struct spx_tangent *spx_covclf_tangent(const spx_covclf *c) { return c ? c->ts : NULL; }
 const struct spx_logreg *spx_covclf_logreg(const spx_covclf *c) { return c ? c->lr : NULL; }

@@ -62,6 +62,14 @@ const struct spx_mdm *spx_covclf_mdm(const spx_covclf *c);
 const struct spx_tangent *spx_covclf_tangent(const spx_covclf *c);
 const struct spx_logreg *spx_covclf_logreg(const spx_covclf *c);
 
+/* Trained state as a flat vector of doubles, for snapshots: MDM: the class means
+ * (n_classes x dim x dim); TS_LR: the reference (dim x dim), the LR weights (dim (dim+1)/2) and the
+ * intercept. The parameters themselves are not included (the caller stores them). state_get
+ * returns -EINVAL before fit; state_set validates (-EDOM if a matrix is not SPD). */
+size_t spx_covclf_state_size(const spx_covclf *c);
+int spx_covclf_state_get(const spx_covclf *c, double *state);
+int spx_covclf_state_set(spx_covclf *c, const double *state);
+
 /* Stratified k-fold assignment: within each class the items are shuffled (seeded) and dealt
  * round-robin, continuing across classes, so every fold gets floor or ceil of its share of each
  * class. fold_of[i] in [0, k). Returns 0 or -EINVAL (k < 2 or k > n). */

@@ -324,6 +324,26 @@ Test(covclf, fit_predict_on_epochs_matches_fit_on_covariances)
             correct += la == labels[i];
         }
         cr_assert_geq(correct, 9, "kind %d: %zu/10", kind, correct);
+        /* Snapshot round trip: a fresh classifier with the saved state predicts identically. */
+        size_t ssz = spx_covclf_state_size(a);
+        cr_assert_eq(ssz, kind == 0 ? 2 * dim * dim : dim * dim + dim * (dim + 1) / 2 + 1);
+        double *state = malloc(ssz * sizeof *state);
+        spx_covclf *fresh;
+        cr_assert_eq(spx_covclf_create(&fresh, &p), 0);
+        cr_assert_eq(spx_covclf_state_get(fresh, state), -EINVAL); /* not fitted */
+        cr_assert_eq(spx_covclf_state_get(a, state), 0);
+        cr_assert_eq(spx_covclf_state_set(fresh, state), 0);
+        for (size_t i = 20; i < N; i++) {
+            double pa[2], pf[2];
+            int la, lf;
+            cr_assert_eq(spx_covclf_predict(a, x + i * C * T, T, pa, &la), 0);
+            cr_assert_eq(spx_covclf_predict(fresh, x + i * C * T, T, pf, &lf), 0);
+            cr_assert(la == lf && fabs(pa[0] - pf[0]) < 1e-12);
+        }
+        state[0] = NAN;
+        cr_assert_eq(spx_covclf_state_set(fresh, state), -EINVAL);
+        free(state);
+        spx_covclf_free(fresh);
         double acc;
         cr_assert_eq(spx_covclf_cv_accuracy(&p, covs, labels, N, 5, 2, 1, &acc), 0);
         cr_assert(acc >= 0.9, "kind %d cv %g", kind, acc);
