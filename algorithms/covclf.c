@@ -18,8 +18,7 @@ struct spx_covclf {
     spx_tangent *ts;
     spx_logreg *lr;
     double *cov_buf;    /* dim x dim: predict */
-    double *feat;       /* max_train x n_features: TS training features (row 0 reused by predict) */
-    double *covs;       /* max_train x dim x dim: spx_covclf_fit on epochs */
+    double *feat;       /* n_features: predict's tangent vector */
 };
 
 void spx_covclf_params_default(spx_covclf_params *p, size_t channels, size_t samples)
@@ -80,7 +79,7 @@ int spx_covclf_create(spx_covclf **out, const spx_covclf_params *p)
         if (!rc)
             rc = spx_logreg_create(&c->lr, c->n_features, p->max_train, &lp);
         if (!rc) {
-            c->feat = malloc(p->max_train * c->n_features * sizeof *c->feat);
+            c->feat = malloc(c->n_features * sizeof *c->feat);
             if (!c->feat)
                 rc = -ENOMEM;
         }
@@ -103,7 +102,6 @@ void spx_covclf_free(spx_covclf *c)
     spx_logreg_free(c->lr);
     free(c->cov_buf);
     free(c->feat);
-    free(c->covs);
     free(c);
 }
 
@@ -125,13 +123,16 @@ int spx_covclf_fit_covs(spx_covclf *c, const double *covs, const int *labels, si
     int rc = spx_tangent_fit(c->ts, covs, count, &c->p.mean);
     if (rc)
         return rc;
+    /* The training features live only while fitting: count x dim (dim+1)/2 can be large. */
     size_t nn = c->dim * c->dim;
-    for (size_t i = 0; i < count; i++) {
-        rc = spx_tangent_transform(c->ts, covs + i * nn, c->feat + i * c->n_features);
-        if (rc)
-            return rc;
-    }
-    rc = spx_logreg_fit(c->lr, c->feat, labels, count);
+    double *feat = malloc(count * c->n_features * sizeof *feat);
+    if (!feat)
+        return -ENOMEM;
+    for (size_t i = 0; !rc && i < count; i++)
+        rc = spx_tangent_transform(c->ts, covs + i * nn, feat + i * c->n_features);
+    if (!rc)
+        rc = spx_logreg_fit(c->lr, feat, labels, count);
+    free(feat);
     return rc == -ERANGE ? 0 : rc; /* the last Newton iterate is still a usable model */
 }
 
@@ -140,17 +141,16 @@ int spx_covclf_fit(spx_covclf *c, const double *epochs, const int *labels, size_
     if (!c || !epochs || !labels || count < 2 || count > c->p.max_train)
         return -EINVAL;
     size_t nn = c->dim * c->dim, ct = c->p.channels * c->p.samples;
-    if (!c->covs) {
-        c->covs = malloc(c->p.max_train * nn * sizeof *c->covs);
-        if (!c->covs)
-            return -ENOMEM;
-    }
-    for (size_t i = 0; i < count; i++) {
-        int rc = spx_cov_compute(c->cov, epochs + i * ct, c->p.samples, c->covs + i * nn, NULL);
-        if (rc)
-            return rc;
-    }
-    return spx_covclf_fit_covs(c, c->covs, labels, count);
+    double *covs = malloc(count * nn * sizeof *covs);
+    if (!covs)
+        return -ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < count; i++)
+        rc = spx_cov_compute(c->cov, epochs + i * ct, c->p.samples, covs + i * nn, NULL);
+    if (!rc)
+        rc = spx_covclf_fit_covs(c, covs, labels, count);
+    free(covs);
+    return rc;
 }
 
 int spx_covclf_predict_cov(spx_covclf *c, const double *cov, double *proba, int *label)
@@ -159,7 +159,6 @@ int spx_covclf_predict_cov(spx_covclf *c, const double *cov, double *proba, int 
         return -EINVAL;
     if (c->p.kind == SPX_COVCLF_MDM)
         return spx_mdm_predict(c->mdm, cov, proba, label);
-    /* feat row 0 is free after fit (features are only needed while fitting). */
     int rc = spx_tangent_transform(c->ts, cov, c->feat);
     if (rc)
         return rc;

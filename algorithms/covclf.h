@@ -6,8 +6,8 @@
  *   (order, lag), see covariance.h) -> MDM, or tangent space at the training Riemannian mean +
  *   L2 logistic regression (two classes).
  *
- * spx_covclf_create allocates everything for up to max_train training epochs; predict never
- * allocates. fit may (it is calibration, not the hot path). Deterministic: no randomness except
+ * spx_covclf_create allocates everything predict needs; predict never allocates. fit allocates
+ * its temporary training matrices (it is calibration, not the hot path) and frees them. Deterministic: no randomness except
  * the seeded folds. */
 #ifndef SPX_COVCLF_H
 #define SPX_COVCLF_H
