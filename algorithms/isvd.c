@@ -435,13 +435,13 @@ int spx_isvd_state_update(spx_isvd_state *st, spx_isvd_work *w, const double *a,
 }
 
 int spx_isvd_state_extend(spx_isvd_state *st, spx_isvd_work *w, const double *a, size_t lda,
-                          size_t n, double rank_tol, double *in_span, double *sig2, size_t *nsig,
+                          size_t n, double rank_tol, double *coef, double *resid, size_t *nnew,
                           double *dropped)
 {
-    if (!st || !w || !a || !in_span || !sig2 || !nsig || !dropped || n == 0 || n > w->nmax ||
-        st->m != w->m || st->q > w->q || lda < st->m || !(rank_tol >= 0.0))
+    if (!st || !w || !a || !nnew || !dropped || n == 0 || n > w->nmax || st->m != w->m ||
+        st->q > w->q || lda < st->m || !(rank_tol >= 0.0))
         return -EINVAL;
-    size_t m = st->m, cur = st->cur, q = w->q;
+    size_t m = st->m, cur = st->cur, q = w->q, ld = w->nmax;
     project_out(st, w, a, lda, n);
     double a2 = 0.0;
     for (size_t j = 0; j < n; j++)
@@ -453,18 +453,18 @@ int spx_isvd_state_extend(spx_isvd_state *st, spx_isvd_work *w, const double *a,
     int rc = residual_basis(st, w, n, rank_tol * sqrt(a2), st->q - cur, &nk, &drop);
     if (rc != 0)
         return rc;
-    double in = 0.0;
-    for (size_t j = 0; j < n && cur > 0; j++)
-        in += cblas_ddot((int)cur, w->c + j * q, 1, w->c + j * q, 1);
+    if (coef)
+        for (size_t j = 0; j < n; j++)
+            memcpy(coef + j * cur, w->c + j * q, cur * sizeof *coef);
+    if (resid)
+        for (size_t j = 0; j < n; j++)
+            memcpy(resid + j * nk, w->z + j * ld, nk * sizeof *resid);
     if (nk > 0)
         memcpy(st->u + cur * m, w->p, m * nk * sizeof *st->u);
-    for (size_t j = 0; j < nk; j++)
-        sig2[j] = w->sig[j] * w->sig[j];
     st->cur = cur + nk;
     st->energy += a2;
     st->discarded += drop;
-    *in_span = in;
-    *nsig = nk;
+    *nnew = nk;
     *dropped = drop;
     return 0;
 }

@@ -129,12 +129,14 @@ int spx_isvd_state_predict(const spx_isvd_state *st, spx_isvd_work *w, const dou
                            const double *ata, size_t n, size_t r, double *tail);
 
 /* Appends the directions of A not yet in span(U) to U without any rotation or truncation (for a
- * growing basis, s unused): the residual (I - UU^T) A is orthonormalised as in an update and its
- * kept directions become new columns of U while capacity q allows. Outputs: *in_span = ||U^T A||^2
- * (against the old U), sig2[0 .. *nsig) the squared singular values of the residual directions
- * appended (descending; sig2 needs n entries), *dropped the residual energy not appended. */
+ * growing basis; s unused): the residual (I - UU^T) A is orthonormalised as in an update and its
+ * kept directions P become new columns of U while capacity q allows, so that
+ * A = U_old coef + P resid + (dropped part). Outputs (each may be NULL except nnew and dropped):
+ * coef = U_old^T A (cur_old x n, column-major, leading dimension cur_old), resid (*nnew x n,
+ * leading dimension *nnew; needs n x n room), *nnew directions appended, *dropped the residual
+ * energy not appended (rounding below rank_tol, or no capacity left). */
 int spx_isvd_state_extend(spx_isvd_state *st, spx_isvd_work *w, const double *a, size_t lda,
-                          size_t n, double rank_tol, double *in_span, double *sig2, size_t *nsig,
+                          size_t n, double rank_tol, double *coef, double *resid, size_t *nnew,
                           double *dropped);
 
 /* discarded + sum_{i>r} s_i^2: the error bound of the state at rank r. */

@@ -10,9 +10,12 @@
  * candidates join one at a time until the first one that would break the bound:
  *   MAXNORM   Weyl-type bound err^2 <= 1 - ||seed||^2 / ||M||^2; candidates smallest norm first;
  *             no SVD at all; the most conservative.
- *   RESIDUAL  keeps an orthonormal basis Q of everything in the group (up to m columns); each block
- *             adds the singular values of its residual (I - QQ^T) A; the bound is
- *             (sum ||Q^T A_i||^2 + the union of residual values past the top r) / ||M||^2, provable.
+ *   RESIDUAL  keeps an orthonormal basis Q = [Q_1, Q_2, ...] of everything in the group (up to m
+ *             columns), Q_j the new directions of the residual (I - QQ^T) A_j of block j; with
+ *             G_j = Q_j^T M M^T Q_j the bound is (the eigenvalues of all G_j past the r largest of
+ *             their union) / ||M||^2: provable (Ky Fan with a block-diagonal projection). The
+ *             reference code uses only each block's own residual values (G_j before later blocks
+ *             add to it), which counts all energy in earlier directions as lost.
  *   APPROX    incremental truncated SVD (algorithms/isvd.h) with rank r + p; its error estimate is
  *             an upper bound in exact arithmetic. The default and the tightest.
  * RESIDUAL and APPROX take candidates in increasing order of their residual norm against the seed.

@@ -32,9 +32,18 @@ typedef struct batch {
     size_t nmember;
     double *gather;      /* m x nmax: seed columns side by side */
     double *coef;        /* q x nmax */
-    double *sv;          /* nmax: singular values, then squared residual values */
-    double *top;         /* r: largest residual values (squared), descending */
-    size_t ntop;
+    /* RESIDUAL: the group's basis Q = [Q_1, Q_2, ...] grows by the new directions of each block
+     * (row block j = rows rb_off[j] .. + rb_len[j] of Q^T M); G_j = Q_j^T M M^T Q_j (over the blocks
+     * from the one that made Q_j on) is kept at gdiag + rb_off[j] * nmax, leading dimension nmax. */
+    size_t *rb_off, *rb_len;
+    size_t nrb;
+    double *gdiag;       /* m x nmax */
+    double *coefbuf;     /* m x nmax: Q^T A */
+    double *residbuf;    /* nmax x nmax: the block's coefficients in its new directions */
+    double *gscratch;    /* nmax x nmax */
+    double *vals;        /* m: eigenvalues of every G_j */
+    double *ework;       /* 2 nmax + 1 */
+    double dropped;      /* residual energy never given a direction */
     spx_isvd_work *w;
     spx_isvd_state st;
     double *u, *s;
@@ -70,8 +79,14 @@ static void batch_free(batch *bt)
     free(bt->member);
     free(bt->gather);
     free(bt->coef);
-    free(bt->sv);
-    free(bt->top);
+    free(bt->rb_off);
+    free(bt->rb_len);
+    free(bt->gdiag);
+    free(bt->coefbuf);
+    free(bt->residbuf);
+    free(bt->gscratch);
+    free(bt->vals);
+    free(bt->ework);
     free(bt->u);
     free(bt->s);
     spx_isvd_work_free(bt->w);
@@ -110,12 +125,23 @@ static int batch_init(batch *bt, const spx_svdcluster_params *p, const spx_svdcl
     bt->member = malloc(K * sizeof *bt->member);
     bt->gather = malloc(m * n * sizeof *bt->gather);
     bt->coef = malloc(q * n * sizeof *bt->coef);
-    bt->sv = malloc(n * sizeof *bt->sv);
-    bt->top = malloc(bt->r * sizeof *bt->top);
+    if (p->method == SPX_SVDCLUSTER_RESIDUAL) {
+        bt->rb_off = malloc(m * sizeof *bt->rb_off);
+        bt->rb_len = malloc(m * sizeof *bt->rb_len);
+        bt->gdiag = malloc(m * n * sizeof *bt->gdiag);
+        bt->coefbuf = malloc(m * n * sizeof *bt->coefbuf);
+        bt->residbuf = malloc(n * n * sizeof *bt->residbuf);
+        bt->gscratch = malloc(n * n * sizeof *bt->gscratch);
+        bt->vals = malloc(m * sizeof *bt->vals);
+        bt->ework = malloc((2 * n + 1) * sizeof *bt->ework);
+        if (!bt->rb_off || !bt->rb_len || !bt->gdiag || !bt->coefbuf || !bt->residbuf ||
+            !bt->gscratch || !bt->vals || !bt->ework)
+            return -ENOMEM;
+    }
     bt->u = malloc(m * q * sizeof *bt->u);
     bt->s = malloc(q * sizeof *bt->s);
     if (!bt->norm2 || !bt->avail || !bt->used || !bt->order || !bt->member || !bt->gather ||
-        !bt->coef || !bt->sv || !bt->top || !bt->u || !bt->s)
+        !bt->coef || !bt->u || !bt->s)
         return -ENOMEM;
     if (bt->q > 0) {
         int rc = spx_isvd_work_create(&bt->w, m, bt->q, n);
@@ -225,24 +251,10 @@ static size_t residual_order(batch *bt, size_t from)
     return nc;
 }
 
-/* Inserts a squared residual value into the top-r list; what falls out is added to *tail. */
-static void top_insert(batch *bt, double v, double *tail)
+static int descending(const void *x, const void *y)
 {
-    if (bt->ntop == bt->r) {
-        if (v <= bt->top[bt->r - 1]) {
-            *tail += v;
-            return;
-        }
-        *tail += bt->top[bt->r - 1];
-        bt->ntop--;
-    }
-    size_t k = bt->ntop;
-    while (k > 0 && bt->top[k - 1] < v) {
-        bt->top[k] = bt->top[k - 1];
-        k--;
-    }
-    bt->top[k] = v;
-    bt->ntop++;
+    double a = *(const double *)x, b = *(const double *)y;
+    return a > b ? -1 : a < b;
 }
 
 static int apply_approx(batch *bt, const double *a, size_t n)
@@ -250,19 +262,51 @@ static int apply_approx(batch *bt, const double *a, size_t n)
     return spx_isvd_state_update(&bt->st, bt->w, a, bt->m, n, 1.0, SPX_SVDCLUSTER_RANK_TOL);
 }
 
-/* RESIDUAL: extends the basis with A; adds ||Q^T A||^2, the dropped energy and the values pushed
- * out of the top r to *tail. */
+/* RESIDUAL: extends the basis with A, adds its contribution to every G_j (and opens a row block
+ * for its new directions), then bounds the tail. With P = diag(P_j) in the basis Q, P_j the top
+ * eigenvectors of G_j chosen so that their ranks sum to r, ||P Q^T M||^2 = sum_j tr(P_j G_j) is at
+ * most the rank-r head of M (Ky Fan), so the tail is at most the dropped energy plus every
+ * eigenvalue of the G_j outside the r largest of their union; summed directly, smallest first.
+ * (Counting only each block's own residual values, as the reference code does, treats all energy
+ * that later blocks put into earlier directions as lost.) */
 static int apply_residual(batch *bt, const double *a, size_t n, double *tail)
 {
-    double in = 0.0, drop = 0.0;
-    size_t ns = 0;
-    int rc = spx_isvd_state_extend(&bt->st, bt->w, a, bt->m, n, SPX_SVDCLUSTER_RANK_TOL, &in, bt->sv,
-                                   &ns, &drop);
+    size_t ld = bt->nmax, cur0 = bt->st.cur, nk = 0;
+    double drop = 0.0;
+    int rc = spx_isvd_state_extend(&bt->st, bt->w, a, bt->m, n, SPX_SVDCLUSTER_RANK_TOL,
+                                   bt->coefbuf, bt->residbuf, &nk, &drop);
     if (rc != 0)
         return rc;
-    *tail += in + drop;
-    for (size_t j = 0; j < ns; j++)
-        top_insert(bt, bt->sv[j], tail);
+    bt->dropped += drop;
+    for (size_t j = 0; j < bt->nrb && cur0 > 0; j++)
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)bt->rb_len[j], (int)n, 1.0,
+                    bt->coefbuf + bt->rb_off[j], (int)cur0, 1.0, bt->gdiag + bt->rb_off[j] * ld,
+                    (int)ld);
+    if (nk > 0) {
+        bt->rb_off[bt->nrb] = cur0;
+        bt->rb_len[bt->nrb] = nk;
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)nk, (int)n, 1.0, bt->residbuf,
+                    (int)nk, 0.0, bt->gdiag + cur0 * ld, (int)ld);
+        bt->nrb++;
+    }
+    size_t nv = 0;
+    for (size_t j = 0; j < bt->nrb; j++) {
+        size_t len = bt->rb_len[j];
+        const double *g = bt->gdiag + bt->rb_off[j] * ld;
+        for (size_t c = 0; c < len; c++)
+            memcpy(bt->gscratch + c * len, g + c * ld, len * sizeof *g);
+        lapack_int one = 0;
+        if (LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)len, bt->gscratch,
+                                (lapack_int)len, bt->vals + nv, bt->ework,
+                                (lapack_int)(2 * ld + 1), &one, 1) != 0)
+            return -EIO;
+        nv += len;
+    }
+    qsort(bt->vals, nv, sizeof *bt->vals, descending);
+    double t = 0.0;
+    for (size_t i = nv; i > bt->r; i--)
+        t += bt->vals[i - 1] > 0.0 ? bt->vals[i - 1] : 0.0;
+    *tail = bt->dropped + t;
     return 0;
 }
 
@@ -295,7 +339,8 @@ static int grow_group(batch *bt, size_t seed_len, size_t *accepted, double *boun
     }
 
     spx_isvd_state_clear(&bt->st);
-    bt->ntop = 0;
+    bt->nrb = 0;
+    bt->dropped = 0.0;
     size_t ncols = gather_seed(bt);
     if (method == SPX_SVDCLUSTER_APPROX) {
         if (ncols > 0)
