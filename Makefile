@@ -31,6 +31,7 @@ test-fast: build
 demo: build
 	@deploy/demo.sh $(BUILD)
 
+# End-to-end throughput through a real daemon vs raw ZeroMQ, in one run (docs/benchmarks.md).
 bench: build
 	@tests/bench/run-bench.sh $(BUILD)
 

@@ -1,6 +1,7 @@
 /* spectrad: the streaming estimator daemon. */
 #include <cblas.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,12 @@ static int run(spx_config *cfg, int argc, char **argv)
     /* Parallelism comes from running pipelines side by side on the worker pool; BLAS threads inside
      * each small update only contend with them. */
     openblas_set_num_threads(1);
+    /* Ingest messages are hundreds of KiB to MiB, received on ZeroMQ's I/O thread and freed on the
+     * loop thread. With glibc's defaults each one is a fresh mmap (page faults on every byte) or is
+     * trimmed back to the kernel on free; keep such blocks in the heap for reuse instead. Measured
+     * in `make bench` (docs/benchmarks.md). */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     char pool[16];
     snprintf(pool, sizeof pool, "%u", cfg->workers);
     setenv("UV_THREADPOOL_SIZE", pool, 1);
