@@ -138,6 +138,11 @@ int spx_svdcluster_recluster(const spx_svdcluster *c, spx_svdcluster_method meth
                              spx_svdcluster_groups *out);
 /* Tracked factors of an open group: u (m x r, column-major), s (r). -ENOENT if not open. */
 int spx_svdcluster_group_basis(const spx_svdcluster *c, uint64_t group, double *u, double *s);
+/* Coefficients of an m x n block in an open group's tracked basis: coef = u^T A (r x n,
+ * column-major), e.g. to publish the compressed form of the block just assigned. The group's
+ * bound covers u coef as the approximation of all its blocks together. -ENOENT if not open. */
+int spx_svdcluster_block_coefficients(spx_svdcluster *c, uint64_t group, const void *a, size_t n,
+                                      spx_isvd_layout layout, double *coef);
 void spx_svdcluster_free(spx_svdcluster *c);
 
 #endif

@@ -377,3 +377,22 @@ int spx_svdcluster_group_basis(const spx_svdcluster *c, uint64_t group, double *
     }
     return 0;
 }
+
+int spx_svdcluster_block_coefficients(spx_svdcluster *c, uint64_t group, const void *a, size_t n,
+                                      spx_isvd_layout layout, double *coef)
+{
+    if (!c || !a || !coef || n == 0 || n > c->nmax)
+        return -EINVAL;
+    if (group >= c->ngroups || c->groups[group].slot < 0)
+        return -ENOENT;
+    int rc = spx_isvd_load_block(c->a, c->m, a, n, layout, NULL);
+    if (rc != 0)
+        return rc;
+    const spx_isvd_state *st = &c->st[c->groups[group].slot];
+    size_t keep = st->cur < c->r ? st->cur : c->r;
+    memset(coef, 0, c->r * n * sizeof *coef);
+    if (keep > 0)
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)keep, (int)n, (int)c->m, 1.0,
+                    st->u, (int)c->m, c->a, (int)c->m, 0.0, coef, (int)c->r);
+    return 0;
+}

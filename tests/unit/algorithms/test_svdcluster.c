@@ -433,10 +433,21 @@ Test(svdcluster, online_closes_least_recent, .init = one_blas_thread)
         }
         cr_assert_leq(spx_svdcluster_open_groups(c), 2);
         if (spx_svdcluster_open_groups(c) > 0) {
-            double u[40 * 6], s[6];
+            double u[40 * 6], s[6], coef[6 * 37];
             cr_assert_eq(spx_svdcluster_group_basis(c, as.group, u, s), 0);
             for (size_t j = 1; j < 6; j++)
                 cr_expect_geq(s[j - 1], s[j]);
+            const double *blk = bs.data + bs.offset[b] * bs.m;
+            cr_assert_eq(spx_svdcluster_block_coefficients(c, as.group, blk, nc,
+                                                           SPX_ISVD_COLMAJOR_F64, coef),
+                         0);
+            for (size_t j = 0; j < nc; j++)
+                for (size_t l = 0; l < 6; l++) {
+                    double d = 0.0;
+                    for (size_t i = 0; i < bs.m; i++)
+                        d += u[i + l * bs.m] * blk[i + j * bs.m];
+                    cr_expect(fabs(coef[l + j * 6] - d) <= 1e-12 * (1.0 + fabs(d)));
+                }
         }
     }
     cr_expect_gt(closed, 0);
