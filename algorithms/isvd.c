@@ -383,7 +383,7 @@ int spx_isvd_state_update(spx_isvd_state *st, spx_isvd_work *w, const double *a,
      * (lower triangle, column-major, ld nn). */
     size_t nn = cur + nk;
     double f2 = forget * forget;
-    size_t keep = min_sz(q, nn);
+    size_t keep = min_sz(st->q, nn);
     double cut = 0.0;
     if (nn > 0) {
         double *g = w->g;
