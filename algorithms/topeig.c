@@ -170,12 +170,15 @@ int spx_topeig_update_f32(spx_topeig *t, const float *rows, size_t n)
 }
 
 /* Judges one channel's finished block; returns +1 / -1 when an alarm is due in that direction. */
-static int order_judge(spx_topeig_order_channel *c, double L, size_t block, double zmax)
+static int order_judge(spx_topeig_order_channel *c, double zmax)
 {
+    if (c->cnt == 0)
+        return 0;
+    const double L = (double)c->cnt;
     const double bmean = c->sum / L;
     int due = 0;
     /* Four blocks of history before judging: the spread estimate needs them. */
-    if (c->n >= 4 * (uint64_t)block) {
+    if (c->n >= 4 * c->cnt) {
         double var = c->m2 / (double)(c->n - 1);
         double diff = bmean - c->mean;
         double z = var > 0.0 ? diff / sqrt(var / L) : (diff == 0.0 ? 0.0 : copysign(INFINITY, diff));
@@ -194,17 +197,17 @@ static int order_judge(spx_topeig_order_channel *c, double L, size_t block, doub
     double delta = bmean - c->mean;
     c->mean += delta * L / ntot;
     c->m2 += bm2 + delta * delta * n0 * L / ntot;
-    c->n += (uint64_t)L;
+    c->n += c->cnt;
     c->sum = c->sumsq = 0.0;
+    c->cnt = 0;
     return due;
 }
 
 void spx_topeig_order_block_end(spx_topeig *t)
 {
     spx_topeig_order *o = &t->order;
-    const double L = (double)o->in_block;
-    int e = order_judge(&o->energy, L, o->block, t->p.order_z);
-    int a = order_judge(&o->along, L, o->block, t->p.order_z);
+    int e = order_judge(&o->energy, t->p.order_z);
+    int a = order_judge(&o->along, t->p.order_z);
     o->in_block = 0;
     if (!o->alarm && (e || a)) {
         o->alarm = 1;

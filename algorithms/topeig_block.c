@@ -15,11 +15,11 @@
  *  - Heavy rows: ||x||^2 >= F_t^2 / (heavy_factor d log2(2d)), F_t the running Frobenius norm
  *    including x; "polylog d" = heavy_factor log2(2d) with heavy_factor 4 by default (1% of rows
  *    with 100x the energy, d = 100, n = 50,000: factor 1 keeps 12 of them at the end and gives
- *    <v,v1>^2 = 0.983, factor 4 keeps all 500 and gives 0.988). They are stored verbatim, at most heavy_max (the largest are kept: a new heavy
- *    row evicts the smallest stored one if larger; the evicted row is treated as a light row of the
- *    current block). At each block end, stored rows that fell below the grown threshold are moved
- *    to the light side the same way. Early in the stream F_t is small and most rows count as heavy;
- *    they are stored exactly until the threshold passes them, which only helps the early steps.
+ *    <v,v1>^2 = 0.983, factor 4 keeps all 500 and gives 0.988), and at least HEAVY_MIN_RATIO
+ *    times the mean row energy so far (see heavy_threshold()). They are stored verbatim, at most
+ *    heavy_max (the largest are kept: a new heavy row evicts the smallest stored one if larger;
+ *    the evicted row is treated as a light row of the current block). At each block end, stored
+ *    rows that fell below the grown threshold are moved to the light side the same way.
  *  - Each power step uses the per-row operator estimate
  *        M = H^T H / t + (t - h) / (m_b t) L_b^T L_b
  *    (H the h stored rows, L_b the m_b light rows of the block, t rows so far): in random order
@@ -166,9 +166,18 @@ static void accumulate_light(spx_topeig *t, const double *x, size_t m)
     b->block_light += m;
 }
 
+/* A heavy row must also carry at least this many times the mean row energy. Early in the stream
+ * F_t^2 / (heavy_factor d log2(2d)) is below the typical row (every row would be "heavy" for the
+ * first heavy_factor d log2(2d) rows, filling the buffer with ordinary rows only to demote them
+ * later, at a cost of a copy and a buffer scan per row); a row with 8x the mean energy is ~2% of a
+ * 400-row block's energy and cannot swing a power step. */
+#define HEAVY_MIN_RATIO 8.0
+
 static double heavy_threshold(const spx_topeig *t)
 {
-    return t->fro2 / (t->p.heavy_factor * t->blk.log_term);
+    double by_norm = t->fro2 / (t->p.heavy_factor * t->blk.log_term);
+    double by_mean = HEAVY_MIN_RATIO * t->fro2 / (double)t->rows;
+    return by_norm > by_mean ? by_norm : by_mean;
 }
 
 /* RANDORDER: stores x (norm^2 xx) as heavy, evicting the smallest stored row if the buffer is

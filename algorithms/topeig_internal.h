@@ -6,135 +6,26 @@
 #include "topeig.h"
 
 #include <lapacke.h>
+#include <math.h>
 
 #include <stdint.h>
 #include <string.h>
 
-/* The per-row kernels. Explicit 2-wide (SSE2, the x86-64 baseline) vectors, eight doubles per
- * iteration in four accumulators: the reduction order is fixed by this code (deterministic,
- * independent of how rows are batched) and the sums stay in flight without -ffast-math.
- * Unaligned loads go through memcpy. */
-typedef double spx_v2d __attribute__((vector_size(16)));
-typedef float spx_v2f __attribute__((vector_size(8)));
-
-static inline spx_v2d spx_load2d(const double *p)
-{
-    spx_v2d v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline spx_v2d spx_load2f(const float *p)
-{
-    spx_v2f v;
-    memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(v, spx_v2d);
-}
-
-static inline void spx_store2d(double *p, spx_v2d v) { memcpy(p, &v, sizeof v); }
-
-static inline double spx_hsum(spx_v2d a, spx_v2d b, spx_v2d c, spx_v2d e)
-{
-    spx_v2d s = (a + b) + (c + e);
-    return s[0] + s[1];
-}
-
-#define SPX_TOPEIG_DOT_NORM_BODY(LOAD)                                                           \
-    spx_v2d s0 = {0, 0}, s1 = {0, 0}, s2 = {0, 0}, s3 = {0, 0};                                  \
-    spx_v2d q0 = {0, 0}, q1 = {0, 0}, q2 = {0, 0}, q3 = {0, 0};                                  \
-    size_t i = 0;                                                                                \
-    for (; i + 8 <= d; i += 8) {                                                                 \
-        spx_v2d a0 = LOAD(x + i), a1 = LOAD(x + i + 2), a2 = LOAD(x + i + 4),                    \
-                a3 = LOAD(x + i + 6);                                                            \
-        s0 += a0 * spx_load2d(w + i);                                                            \
-        s1 += a1 * spx_load2d(w + i + 2);                                                        \
-        s2 += a2 * spx_load2d(w + i + 4);                                                        \
-        s3 += a3 * spx_load2d(w + i + 6);                                                        \
-        q0 += a0 * a0;                                                                           \
-        q1 += a1 * a1;                                                                           \
-        q2 += a2 * a2;                                                                           \
-        q3 += a3 * a3;                                                                           \
-    }                                                                                            \
-    double s = spx_hsum(s0, s1, s2, s3), q = spx_hsum(q0, q1, q2, q3);                           \
-    for (; i < d; i++) {                                                                         \
-        double xi = x[i];                                                                        \
-        s += xi * w[i];                                                                          \
-        q += xi * xi;                                                                            \
-    }                                                                                            \
-    *xx = q;                                                                                     \
-    return s;
+/* The per-row kernels (topeig_kernels.c): compiled for AVX2 and for the x86-64 baseline, chosen at
+ * load time; both versions do the same arithmetic in the same order (no FMA contraction), so
+ * results are identical on every machine and independent of how rows are batched. */
 
 /* Returns <x, w>; *xx = ||x||^2. One read of x. */
-static inline double spx_topeig_dot_norm_f64(const double *x, const double *w, size_t d, double *xx)
-{
-    SPX_TOPEIG_DOT_NORM_BODY(spx_load2d)
-}
-
-static inline double spx_topeig_dot_norm_f32(const float *x, const double *w, size_t d, double *xx)
-{
-    SPX_TOPEIG_DOT_NORM_BODY(spx_load2f)
-}
-
-/* Returns <x, w>; *xr = <x, r>, *xx = ||x||^2, in one read of x (Oja: the row's step and its
- * ordering statistics). */
-#define SPX_TOPEIG_DOT2_NORM_BODY(LOAD)                                                          \
-    spx_v2d s0 = {0, 0}, s1 = {0, 0}, t0 = {0, 0}, t1 = {0, 0}, q0 = {0, 0}, q1 = {0, 0};        \
-    size_t i = 0;                                                                                \
-    for (; i + 4 <= d; i += 4) {                                                                 \
-        spx_v2d a0 = LOAD(x + i), a1 = LOAD(x + i + 2);                                          \
-        s0 += a0 * spx_load2d(w + i);                                                            \
-        s1 += a1 * spx_load2d(w + i + 2);                                                        \
-        t0 += a0 * spx_load2d(r + i);                                                            \
-        t1 += a1 * spx_load2d(r + i + 2);                                                        \
-        q0 += a0 * a0;                                                                           \
-        q1 += a1 * a1;                                                                           \
-    }                                                                                            \
-    spx_v2d ss = s0 + s1, tt = t0 + t1, qq = q0 + q1;                                            \
-    double s = ss[0] + ss[1], u = tt[0] + tt[1], q = qq[0] + qq[1];                              \
-    for (; i < d; i++) {                                                                         \
-        double xi = x[i];                                                                        \
-        s += xi * w[i];                                                                          \
-        u += xi * r[i];                                                                          \
-        q += xi * xi;                                                                            \
-    }                                                                                            \
-    *xr = u;                                                                                     \
-    *xx = q;                                                                                     \
-    return s;
-
-static inline double spx_topeig_dot2_norm_f64(const double *x, const double *w, const double *r,
-                                              size_t d, double *xr, double *xx)
-{
-    SPX_TOPEIG_DOT2_NORM_BODY(spx_load2d)
-}
-
-static inline double spx_topeig_dot2_norm_f32(const float *x, const double *w, const double *r,
-                                              size_t d, double *xr, double *xx)
-{
-    SPX_TOPEIG_DOT2_NORM_BODY(spx_load2f)
-}
-
-#define SPX_TOPEIG_AXPY_BODY(LOAD)                                                               \
-    spx_v2d cv = {c, c};                                                                         \
-    size_t i = 0;                                                                                \
-    for (; i + 8 <= d; i += 8) {                                                                 \
-        spx_store2d(w + i, spx_load2d(w + i) + cv * LOAD(x + i));                                \
-        spx_store2d(w + i + 2, spx_load2d(w + i + 2) + cv * LOAD(x + i + 2));                    \
-        spx_store2d(w + i + 4, spx_load2d(w + i + 4) + cv * LOAD(x + i + 4));                    \
-        spx_store2d(w + i + 6, spx_load2d(w + i + 6) + cv * LOAD(x + i + 6));                    \
-    }                                                                                            \
-    for (; i < d; i++)                                                                           \
-        w[i] += c * (double)x[i];
-
+double spx_topeig_dot_norm_f64(const double *x, const double *w, size_t d, double *xx);
+double spx_topeig_dot_norm_f32(const float *x, const double *w, size_t d, double *xx);
+/* Returns <x, w>; *xr = <x, r>, *xx = ||x||^2, in one read of x. */
+double spx_topeig_dot2_norm_f64(const double *x, const double *w, const double *r, size_t d,
+                                double *xr, double *xx);
+double spx_topeig_dot2_norm_f32(const float *x, const double *w, const double *r, size_t d,
+                                double *xr, double *xx);
 /* w += c x */
-static inline void spx_topeig_axpy_f64(double *w, double c, const double *x, size_t d)
-{
-    SPX_TOPEIG_AXPY_BODY(spx_load2d)
-}
-
-static inline void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d)
-{
-    SPX_TOPEIG_AXPY_BODY(spx_load2f)
-}
+void spx_topeig_axpy_f64(double *w, double c, const double *x, size_t d);
+void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d);
 
 /* Oja / AdaOja state (k = 1). The iterate is kept unnormalised, v = w / ||w||: the new norm follows
  * from the two dot products already computed for the row, so a row costs one fused dot+norm pass
@@ -210,6 +101,7 @@ typedef struct spx_topeig_fd {
  * adds little energy at large d). */
 typedef struct spx_topeig_order_channel {
     double sum, sumsq;         /* of the current block */
+    uint64_t cnt;              /* samples in the current block */
     uint64_t n;                /* rows in the running statistics */
     double mean, m2;
     int streak;
@@ -265,17 +157,19 @@ static inline void spx_topeig_order_add(spx_topeig_order_channel *c, double v)
     double e = v < cap ? v : cap;
     c->sum += e;
     c->sumsq += e * e;
+    c->cnt++;
 }
 
 /* Bookkeeping every method does per row: row count, Frobenius norm, ordering check. xx = ||x||^2,
- * xr = <x, t->order.ref>. */
+ * xr = <x, t->order.ref>, or NaN when the row is not sampled along r. */
 static inline void spx_topeig_row_seen(spx_topeig *t, double xx, double xr)
 {
     t->rows++;
     t->fro2 += xx;
     spx_topeig_order *o = &t->order;
     spx_topeig_order_add(&o->energy, xx);
-    spx_topeig_order_add(&o->along, xr * xr);
+    if (!isnan(xr))
+        spx_topeig_order_add(&o->along, xr * xr);
     if (++o->in_block == o->block)
         spx_topeig_order_block_end(t);
 }

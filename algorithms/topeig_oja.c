@@ -86,8 +86,9 @@ static void oja_update_f64(spx_topeig *t, const double *rows, size_t n)
     double *w = t->oja.w;
     for (size_t r = 0; r < n; r++) {
         const double *x = rows + r * d;
-        double xx, xr;
-        double wx = spx_topeig_dot2_norm_f64(x, w, t->order.ref, d, &xr, &xx);
+        double xx, xr = NAN; /* the ordering check samples every 4th row along r */
+        double wx = (t->rows & 3) == 0 ? spx_topeig_dot2_norm_f64(x, w, t->order.ref, d, &xr, &xx)
+                                       : spx_topeig_dot_norm_f64(x, w, d, &xx);
         double c = oja_coefficient(t, wx, xx, xr);
         if (c != 0.0)
             spx_topeig_axpy_f64(w, c, x, d);
@@ -101,8 +102,9 @@ static void oja_update_f32(spx_topeig *t, const float *rows, size_t n)
     double *w = t->oja.w;
     for (size_t r = 0; r < n; r++) {
         const float *x = rows + r * d;
-        double xx, xr;
-        double wx = spx_topeig_dot2_norm_f32(x, w, t->order.ref, d, &xr, &xx);
+        double xx, xr = NAN; /* the ordering check samples every 4th row along r */
+        double wx = (t->rows & 3) == 0 ? spx_topeig_dot2_norm_f32(x, w, t->order.ref, d, &xr, &xx)
+                                       : spx_topeig_dot_norm_f32(x, w, d, &xx);
         double c = oja_coefficient(t, wx, xx, xr);
         if (c != 0.0)
             spx_topeig_axpy_f32(w, c, x, d);
