@@ -124,7 +124,8 @@ int spx_isvd_state_update(spx_isvd_state *st, spx_isvd_work *w, const double *a,
 /* Eigenvalues-only prediction of appending a block, without changing the state: given
  * c = U^T A (cur x n, leading dimension ldc) and ata = A^T A (n x n, column-major, full), the
  * squared singular values of [U diag(s), A] are the eigenvalues of [[S^2, S C], [C^T S, A^T A]].
- * Writes the predicted tail energy discarded + sum_{i>r} lambda_i into *tail. */
+ * Writes the predicted tail energy discarded + sum_{i>r} lambda_i into *tail (no forgetting: the
+ * update with forget = 1 then records this tail up to rounding and rank pruning). */
 int spx_isvd_state_predict(const spx_isvd_state *st, spx_isvd_work *w, const double *c, size_t ldc,
                            const double *ata, size_t n, size_t r, double *tail);
 
