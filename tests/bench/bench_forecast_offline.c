@@ -518,7 +518,7 @@ static void section_speed(int quick, int with_python)
         return;
     }
     char label[128], args[256];
-    snprintf(args, sizeof args, "--steps %zu", quick ? (size_t)500 : (size_t)2000);
+    snprintf(args, sizeof args, "--steps %zu", quick ? (size_t)100 : (size_t)300);
     double np96 = python_rate("forecast_numpy.py", "--rank 96 --steps 2000", label, sizeof label);
     double np32 = python_rate("forecast_numpy.py", "--rank 32 --steps 2000", label, sizeof label);
     double sm = python_rate("forecast_statsmodels.py", args, label, sizeof label);
