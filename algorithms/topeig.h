@@ -9,8 +9,8 @@
  *   OJA      Oja's rule with eta_t = eta0 / (m_t (1 + t / t0)^decay) (decay 0 = fixed step), m_t the
  *            running mean of ||x||^2, so eta0 is dimensionless and results do not depend on units.
  *   POWER    Streaming block (noisy) power method (Mitliagkas et al. 2013): a d x p block Z,
- *            p = k + oversample; each block of rows gives Z <- orth(A_b^T A_b Z). Blocks double in
- *            length by default (quick start, then ever less noise); the result is the last complete
+ *            p = k + oversample; each block of rows gives Z <- orth(A_b^T A_b Z). Blocks grow by
+ *            1.25x by default (quick start, then ever less noise); the result is the last complete
  *            block's step.
  *   FD       Frequent Directions (Liberty 2013; Ghashami et al. 2016): a sketch B of sketch_rows
  *            rows (2 x sketch_rows buffer) with 0 <= x^T (A^T A - B^T B) x <= shrink for all unit x.
@@ -55,7 +55,7 @@ typedef struct spx_topeig_params {
     size_t block_rows;          /* POWER, RANDORDER: rows per power step (first block for POWER);
                                    0 = auto: max(256, 4 dim) */
     double block_growth;        /* POWER, RANDORDER: each block this many times the previous one, up to
-                                   64 x block_rows (0 = auto: POWER 2, RANDORDER 1 = fixed) */
+                                   64 x block_rows (0 = auto: POWER 1.25, RANDORDER 1 = fixed) */
     size_t oversample;          /* POWER, RANDORDER: extra iterate columns, p = k + oversample (default 2;
                                    >= 1 gives a gap estimate) */
     size_t sketch_rows;         /* FD: l, the sketch size (0 = auto: min(dim, max(2k, 128))) */

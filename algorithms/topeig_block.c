@@ -56,11 +56,16 @@ static uint64_t auto_block_rows(const spx_topeig *t)
     return b < 256 ? 256 : b;
 }
 
+/* POWER: growing blocks give both the many early steps a random start needs and the long late
+ * blocks that lower the noise of the one block the result comes from. Measured at d = 200,
+ * n = 50,000 (<v,v1>^2 at R = 1.34 / 2.65 / 8.9, z-scored spambase median of 5 orders): growth 2:
+ * 0.24 / 0.994 / 0.999 / 0.998; 1.5: 0.79 / 0.997 / 0.999 / 0.993; 1.25: 0.978 / 0.994 / 0.998 /
+ * 0.990; fixed 4d blocks: 0.68 / 0.92 / 0.98. */
 static double block_growth(const spx_topeig *t)
 {
     if (t->p.block_growth > 0.0)
         return t->p.block_growth;
-    return t->p.method == SPX_TOPEIG_POWER ? 2.0 : 1.0;
+    return t->p.method == SPX_TOPEIG_POWER ? 1.25 : 1.0;
 }
 
 /* At most F^2 / threshold = heavy_factor d log2(2d) rows can be heavy; memory caps it at 16 MiB. */

@@ -359,18 +359,23 @@ static void section_h1(int quick)
             printf("%-6s  %-40s %.4f  %.4f  %8.0f\n", sp.ds, "last value", o.mse, o.mae,
                    o.steps / o.seconds);
 
-        /* choose on val: forgetting x cross stage */
+        /* choose on val: forgetting x cross stage (VAR with 4 or 8 lags, ridge 1 or 100) */
         const double forgets[] = {1.0, 0.9999, 0.9995, 0.999, 0.998};
-        const spx_forecast_cross crosses[] = {SPX_FORECAST_CROSS_OFF, SPX_FORECAST_CROSS_VAR,
-                                              SPX_FORECAST_CROSS_NORMLIN};
+        const spx_forecast_cross crosses[] = {SPX_FORECAST_CROSS_OFF, SPX_FORECAST_CROSS_NORMLIN,
+                                              SPX_FORECAST_CROSS_VAR, SPX_FORECAST_CROSS_VAR,
+                                              SPX_FORECAST_CROSS_VAR, SPX_FORECAST_CROSS_VAR};
+        const size_t lags[] = {4, 4, 4, 4, 8, 8};
+        const double cridge[] = {1, 1, 1, 100, 1, 100};
         spx_forecast_params best = base_params(s.c, 60, 1, sp.train);
         double bestv = INFINITY;
-        for (size_t ci = 0; ci < 3; ci++) {
+        for (size_t ci = 0; ci < 6; ci++) {
             for (size_t fi = 0; fi < 5; fi++) {
                 if (quick && fi > 0 && fi != 3)
                     continue;
                 spx_forecast_params q = base_params(s.c, 60, 1, sp.train);
                 q.cross = crosses[ci];
+                q.cross_lags = lags[ci];
+                q.cross_ridge = cridge[ci];
                 q.forget = forgets[fi];
                 q.score_from = sp.train;
                 if (run(&s, &q, sp.val, &o))
@@ -382,8 +387,12 @@ static void section_h1(int quick)
             }
         }
         char note[128];
-        snprintf(note, sizeof note, "cross %s, forget %g (val %.4f)",
-                 spx_forecast_cross_name(best.cross), best.forget, bestv);
+        if (best.cross == SPX_FORECAST_CROSS_VAR)
+            snprintf(note, sizeof note, "cross var lags %zu ridge %g, forget %g (val %.4f)",
+                     best.cross_lags, best.cross_ridge, best.forget, bestv);
+        else
+            snprintf(note, sizeof note, "cross %s, forget %g (val %.4f)",
+                     spx_forecast_cross_name(best.cross), best.forget, bestv);
 
         spx_forecast_params q = base_params(s.c, 60, 1, sp.train);
         q.score_from = sp.val;

@@ -3,7 +3,7 @@
  * eigenvector issue. Not a test: it prints a table (timings are not assertions).
  *
  *   bench_topeig_accuracy [--quick] [--shuffles N] [--dump DIR] [--block B] [--sketch L]
- *                         [--oversample P] [--heavy-factor F] [--k K]
+ *                         [--oversample P] [--heavy-factor F] [--growth G] [--k K]
  *
  * Matrices (all generated from spx_rng with fixed seeds; --dump DIR writes each one as
  * DIR/<name>.f64, raw little-endian row-major float64, with DIR/<name>.shape "n d", for
@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cblas.h>
+
 #include "rng.h"
 #include "testdata.h"
 #include "topeig.h"
@@ -33,7 +35,7 @@ typedef struct opts {
     int shuffles;
     const char *dump;
     size_t block, sketch, oversample, k;
-    double heavy_factor;
+    double heavy_factor, growth;
     int have_oversample;
 } opts;
 
@@ -195,6 +197,8 @@ static run_out run(const opts *o, spx_topeig_method m, const double *a, size_t n
         p.oversample = o->oversample;
     if (o->heavy_factor > 0.0)
         p.heavy_factor = o->heavy_factor;
+    if (o->growth > 0.0)
+        p.block_growth = o->growth;
     spx_topeig *t;
     if (spx_topeig_create(&t, &p) != 0) {
         r.corr = NAN;
@@ -313,17 +317,20 @@ int main(int argc, char **argv)
             o.have_oversample = 1;
         } else if (strcmp(argv[i], "--heavy-factor") == 0 && i + 1 < argc)
             o.heavy_factor = atof(argv[++i]);
+        else if (strcmp(argv[i], "--growth") == 0 && i + 1 < argc)
+            o.growth = atof(argv[++i]);
         else if (strcmp(argv[i], "--k") == 0 && i + 1 < argc)
             o.k = (size_t)atol(argv[++i]);
         else {
             fprintf(stderr, "usage: %s [--quick] [--shuffles N] [--dump DIR] [--block B] "
-                            "[--sketch L] [--oversample P] [--heavy-factor F] [--k K]\n",
+                            "[--sketch L] [--oversample P] [--heavy-factor F] [--growth G] [--k K]\n",
                     argv[0]);
             return 2;
         }
     }
     if (o.shuffles < 1)
         o.shuffles = 1;
+    openblas_set_num_threads(1);
     const size_t d = 200, n = o.quick ? 20000 : 50000;
     printf("top eigenvector accuracy: <v,v1>^2 vs LAPACK, eig.err = (estimate - s1^2/n) / (s1^2/n), "
            "al = ordering alarm; d = %zu, n = %zu for the spikes\n\n",
