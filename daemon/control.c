@@ -12,13 +12,18 @@
 
 #define CONTROL_MAX_FRAMES 8
 
+/* A request answered later: its envelope and its id (already packed) are kept. */
+typedef struct parked {
+    spx_envelope env;
+    char *id;                  /* the request's id as msgpack bytes, or NULL */
+    size_t id_len;
+} parked;
+
 /* A `get` waiting for its pipeline to apply what was accepted before it. */
 struct spx_pending_get {
     spx_pending_get *next;
     spx_pipeline *p;
-    spx_envelope env;
-    char *id;                  /* the request's id, already packed (msgpack bytes), or NULL */
-    size_t id_len;
+    parked req;
 };
 
 void spx_envelope_free(spx_envelope *env)
@@ -52,29 +57,142 @@ void spx_reply_begin(msgpack_packer *pk, const spx_request *req, size_t n_extra)
     }
 }
 
-/* ---- get: answered now, or parked until the pipeline has caught up ------------------------------ */
+/* ---- parked requests: get, get with detail, call ------------------------------------------------ */
 
-static void pack_get_reply(msgpack_sbuffer *sb, const char *id, size_t id_len,
-                           const spx_pipeline *p)
+/* Moves the envelope (env->n becomes 0) and a packed copy of the id into *pr. */
+static int park(parked *pr, const spx_request *req, spx_envelope *env)
 {
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, id ? 3 : 2);
-    spx_pack_key_bool(&pk, "ok", true);
-    if (id) {
-        spx_pack_cstr(&pk, "id");
-        msgpack_sbuffer_write(sb, id, id_len);   /* a packed msgpack object, inserted as is */
+    memset(pr, 0, sizeof *pr);
+    if (req->id) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_object(&pk, *req->id);
+        if (!sb.data)
+            return -1;
+        pr->id = sb.data;
+        pr->id_len = sb.size;
     }
-    spx_pack_cstr(&pk, "result");
-    if (p->latest)
-        msgpack_sbuffer_write(sb, (const char *)p->latest, p->latest_len);
+    pr->env = *env;
+    env->n = 0;
+    return 0;
+}
+
+static void unpark(parked *pr)
+{
+    spx_envelope_free(&pr->env);
+    free(pr->id);
+    pr->id = NULL;
+}
+
+/* {ok: true, [id,] key: <raw msgpack value or nil>} */
+static void answer_value(spx_server *srv, parked *pr, const char *key, const void *value,
+                         size_t value_len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, pr->id ? 3 : 2);
+    spx_pack_key_bool(&pk, "ok", true);
+    if (pr->id) {
+        spx_pack_cstr(&pk, "id");
+        msgpack_sbuffer_write(&sb, pr->id, pr->id_len);   /* packed msgpack, inserted as is */
+    }
+    spx_pack_cstr(&pk, key);
+    if (value)
+        msgpack_sbuffer_write(&sb, value, value_len);
     else
         msgpack_pack_nil(&pk);
+    send_reply(srv, &pr->env, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void answer_error(spx_server *srv, parked *pr, spx_errcode code, const char *message)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, pr->id ? 3 : 2);
+    spx_pack_key_bool(&pk, "ok", false);
+    if (pr->id) {
+        spx_pack_cstr(&pk, "id");
+        msgpack_sbuffer_write(&sb, pr->id, pr->id_len);
+    }
+    spx_pack_cstr(&pk, "error");
+    msgpack_pack_map(&pk, 2);
+    spx_pack_key_cstr(&pk, "code", spx_errcode_name(code));
+    spx_pack_key_cstr(&pk, "message", message);
+    send_reply(srv, &pr->env, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    srv->c.control_errors++;
 }
 
 static bool caught_up(const spx_pipeline *p)
 {
     return !p->busy && p->q_len == 0 && !(p->publish_requested && p->work.dirty);
+}
+
+/* A named pipeline operation (`get` with "detail", or `call`): queued on the pipeline, run by its
+ * worker after the inputs accepted so far, answered from spx_control_commands_done. */
+static spx_errcode queue_command(spx_server *srv, spx_pipeline *p, const char *name,
+                                 const spx_request *req, spx_envelope *env, char *err,
+                                 size_t errlen)
+{
+    const msgpack_object *args = spx_map_get(req->root, "args");
+    if (args && args->type != MSGPACK_OBJECT_MAP && args->type != MSGPACK_OBJECT_NIL) {
+        snprintf(err, errlen, "%s: \"args\" must be a map", req->op);
+        return SPX_E_BAD_REQUEST;
+    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (args && args->type == MSGPACK_OBJECT_MAP)
+        msgpack_pack_object(&pk, *args);
+    parked *pr = calloc(1, sizeof *pr);
+    spx_command *c = pr ? spx_command_new(name, sb.data, sb.size, pr) : NULL;
+    msgpack_sbuffer_destroy(&sb);
+    if (!c || park(pr, req, env) != 0) {
+        free(pr);
+        spx_command_free(c);
+        snprintf(err, errlen, "out of memory");
+        return SPX_E_INTERNAL;
+    }
+    spx_pipeline_add_command(p, c);
+    spx_server_schedule(srv, p);
+    return SPX_OK;
+}
+
+void spx_control_commands_done(spx_server *srv, spx_command *list)
+{
+    while (list) {
+        spx_command *c = list;
+        list = c->next;
+        parked *pr = c->owner;
+        if (c->code == SPX_OK)
+            answer_value(srv, pr, "value", c->value, c->value_len);
+        else
+            answer_error(srv, pr, c->code, c->err);
+        unpark(pr);
+        free(pr);
+        spx_command_free(c);
+    }
+}
+
+void spx_control_fail_commands(spx_server *srv, spx_pipeline *p)
+{
+    while (p->commands) {
+        spx_command *c = p->commands;
+        p->commands = c->next;
+        c->next = NULL;
+        c->code = SPX_E_UNKNOWN_PIPELINE;
+        snprintf(c->err, sizeof c->err, "the pipeline was detached before it got to '%s'",
+                 c->name);
+        spx_control_commands_done(srv, c);
+    }
 }
 
 spx_errcode spx_op_get(spx_server *srv, spx_request *req, spx_envelope *env, char *err,
@@ -85,23 +203,22 @@ spx_errcode spx_op_get(spx_server *srv, spx_request *req, spx_envelope *env, cha
     spx_errcode code = spx_lookup_pipeline(srv, req, &s, &p, err, errlen);
     if (code != SPX_OK)
         return code;
+    const msgpack_object *detail = spx_map_get(req->root, "detail");
+    if (detail && detail->type != MSGPACK_OBJECT_NIL) {
+        char name[32];
+        if (spx_obj_str(detail, name, sizeof name) != 0 || !name[0]) {
+            snprintf(err, errlen, "get: \"detail\" must be a string of 1-31 bytes");
+            return SPX_E_BAD_REQUEST;
+        }
+        return queue_command(srv, p, name, req, env, err, errlen);
+    }
     spx_pending_get *g = calloc(1, sizeof *g);
-    if (!g) {
+    if (!g || park(&g->req, req, env) != 0) {
+        free(g);
         snprintf(err, errlen, "out of memory");
         return SPX_E_INTERNAL;
     }
-    if (req->id) {
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_object(&pk, *req->id);
-        g->id = sb.data;
-        g->id_len = sb.size;
-    }
     g->p = p;
-    g->env = *env;             /* the envelope moves into the parked request */
-    env->n = 0;
     g->next = srv->gets;
     srv->gets = g;
     /* Something accepted or applied since the last body: have the pipeline make a fresh one. */
@@ -111,6 +228,27 @@ spx_errcode spx_op_get(spx_server *srv, spx_request *req, spx_envelope *env, cha
     }
     spx_control_answer_gets(srv, p, false);
     return SPX_OK;
+}
+
+spx_errcode spx_op_call(spx_server *srv, spx_request *req, spx_envelope *env, char *err,
+                        size_t errlen)
+{
+    spx_stream *s;
+    spx_pipeline *p;
+    char name[32];
+    spx_errcode code = spx_lookup_pipeline(srv, req, &s, &p, err, errlen);
+    if (code != SPX_OK)
+        return code;
+    const msgpack_object *method = spx_map_get(req->root, "method");
+    if (!method || spx_obj_str(method, name, sizeof name) != 0 || !name[0]) {
+        snprintf(err, errlen, "call: \"method\" must be a string of 1-31 bytes");
+        return SPX_E_BAD_REQUEST;
+    }
+    if (srv->stopping) {
+        snprintf(err, errlen, "shutting down");
+        return SPX_E_BUSY;
+    }
+    return queue_command(srv, p, name, req, env, err, errlen);
 }
 
 void spx_control_answer_gets(spx_server *srv, spx_pipeline *p, bool pipeline_gone)
@@ -127,28 +265,12 @@ void spx_control_answer_gets(spx_server *srv, spx_pipeline *p, bool pipeline_gon
             continue;
         }
         *link = g->next;
-        msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
-        if (pipeline_gone) {
-            msgpack_packer pk;
-            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-            msgpack_pack_map(&pk, g->id ? 3 : 2);
-            spx_pack_key_bool(&pk, "ok", false);
-            if (g->id) {
-                spx_pack_cstr(&pk, "id");
-                msgpack_sbuffer_write(&sb, g->id, g->id_len);
-            }
-            spx_pack_cstr(&pk, "error");
-            msgpack_pack_map(&pk, 2);
-            spx_pack_key_cstr(&pk, "code", spx_errcode_name(SPX_E_UNKNOWN_PIPELINE));
-            spx_pack_key_cstr(&pk, "message", "the pipeline was detached before it caught up");
-        } else {
-            pack_get_reply(&sb, g->id, g->id_len, p);
-        }
-        send_reply(srv, &g->env, &sb);
-        msgpack_sbuffer_destroy(&sb);
-        spx_envelope_free(&g->env);
-        free(g->id);
+        if (pipeline_gone)
+            answer_error(srv, &g->req, SPX_E_UNKNOWN_PIPELINE,
+                         "the pipeline was detached before it caught up");
+        else
+            answer_value(srv, &g->req, "result", p->latest, p->latest_len);
+        unpark(&g->req);
         free(g);
     }
 }
@@ -158,8 +280,7 @@ void spx_control_free_gets(spx_server *srv)
     while (srv->gets) {
         spx_pending_get *g = srv->gets;
         srv->gets = g->next;
-        spx_envelope_free(&g->env);
-        free(g->id);
+        unpark(&g->req);
         free(g);
     }
 }
@@ -190,12 +311,13 @@ static void handle_request(spx_server *srv, spx_envelope *env, const void *body,
         spx_request_clear(&req);
         goto reply;
     }
-    if (!strcmp(req.op, "get")) {
-        code = spx_op_get(srv, &req, env, err, sizeof err);
+    if (!strcmp(req.op, "get") || !strcmp(req.op, "call")) {
+        code = !strcmp(req.op, "get") ? spx_op_get(srv, &req, env, err, sizeof err)
+                                      : spx_op_call(srv, &req, env, err, sizeof err);
         if (code == SPX_OK) {
             spx_request_clear(&req);
             msgpack_sbuffer_destroy(&sb);
-            return;          /* answered now or later by spx_control_answer_gets */
+            return;          /* answered now, or later when the pipeline has caught up */
         }
         spx_pack_error_reply(&pk, req.id, code, err);
         spx_request_clear(&req);
@@ -208,7 +330,7 @@ static void handle_request(spx_server *srv, spx_envelope *env, const void *body,
     if (!op) {
         code = SPX_E_UNKNOWN_OP;
         snprintf(err, sizeof err, "unknown op '%s' (ping, create, drop, list, attach, detach, get, "
-                 "stats, algos)", req.op);
+                 "call, stats, algos)", req.op);
     } else if (op->mutates && srv->stopping) {
         code = SPX_E_BUSY;
         snprintf(err, sizeof err, "shutting down");

@@ -138,9 +138,11 @@ spx_errcode spx_op_drop(spx_server *srv, spx_request *req, msgpack_packer *pk, c
     spx_pipeline *orphans[SPX_STREAM_PIPELINES_MAX];
     /* Answer the gets parked on idle pipelines before they are freed; busy ones (orphans) answer
      * theirs when their job returns. */
-    for (size_t i = 0; i < s->n_pipelines; i++)
+    for (size_t i = 0; i < s->n_pipelines; i++) {
+        spx_control_fail_commands(srv, s->pipelines[i]);
         if (!s->pipelines[i]->busy)
             spx_control_answer_gets(srv, s->pipelines[i], true);
+    }
     char name[SPX_NAME_MAX + 1];
     snprintf(name, sizeof name, "%s", s->name);
     spx_registry_drop(srv->reg, s, orphans, SPX_STREAM_PIPELINES_MAX);
@@ -262,6 +264,7 @@ spx_errcode spx_op_detach(spx_server *srv, spx_request *req, msgpack_packer *pk,
     if (code != SPX_OK)
         return code;
     spx_info("stream=%s pipeline=%s: detached", s->name, p->name);
+    spx_control_fail_commands(srv, p);
     if (!p->busy)
         spx_control_answer_gets(srv, p, true);
     spx_stream_detach(s, p);   /* a busy pipeline is freed when its job returns */
@@ -280,8 +283,9 @@ spx_errcode spx_op_algos(spx_server *srv, spx_request *req, msgpack_packer *pk, 
     spx_pack_cstr(pk, "algos");
     msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
-        msgpack_pack_map(pk, 3);
+        msgpack_pack_map(pk, 4);
         spx_pack_key_cstr(pk, "algo", k[i]->algo);
+        spx_pack_key_cstr(pk, "commands", k[i]->commands ? k[i]->commands : "");
         spx_pack_key_cstr(pk, "summary", k[i]->summary);
         spx_pack_cstr(pk, "kinds");
         size_t nk = 0;

@@ -72,10 +72,13 @@ static void job_done(uv_work_t *req, int status)
     }
     if (!p->detached)
         publish_bodies(srv, job);
+    spx_control_commands_done(srv, job->commands);
+    job->commands = NULL;
     spx_job_free(job);
     free(jr);
     if (p->detached) {
         spx_control_answer_gets(srv, p, true);
+        spx_control_fail_commands(srv, p);
         spx_pipeline_free(p);
     } else {
         spx_control_answer_gets(srv, p, false);
@@ -92,8 +95,14 @@ void spx_server_schedule(spx_server *srv, spx_pipeline *p)
         return;
     job_req *jr = calloc(1, sizeof *jr);
     if (!jr) {
-        /* Inputs go back to nobody: count them as failed rather than lose track. */
+        /* Out of memory for the request itself: nothing ran; the inputs are lost, said loudly. */
         spx_job_finish(job);
+        for (spx_command *c = job->commands; c; c = c->next) {
+            c->code = SPX_E_INTERNAL;
+            snprintf(c->err, sizeof c->err, "out of memory");
+        }
+        spx_control_commands_done(srv, job->commands);
+        job->commands = NULL;
         spx_job_free(job);
         spx_error("stream=%s pipeline=%s: out of memory scheduling a job", p->stream_name, p->name);
         return;

@@ -64,6 +64,10 @@ void spx_server_schedule_stream(spx_server *srv, spx_stream *s);
 /* Answers the `get` requests parked on p once p has applied everything queued before them. */
 void spx_control_answer_gets(spx_server *srv, spx_pipeline *p, bool pipeline_gone);
 void spx_control_free_gets(spx_server *srv);
+/* Answers the commands a job ran (and frees them). */
+void spx_control_commands_done(spx_server *srv, spx_command *list);
+/* Answers the commands still queued on a pipeline that is going away with unknown_pipeline. */
+void spx_control_fail_commands(spx_server *srv, spx_pipeline *p);
 /* Creates the streams and pipelines declared in the config file. */
 int spx_server_apply_declarations(spx_server *srv, char *err, size_t errlen);
 

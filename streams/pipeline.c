@@ -76,10 +76,47 @@ spx_errcode spx_pipeline_create(spx_pipeline **out, const char *stream_name,
     return SPX_OK;
 }
 
+spx_command *spx_command_new(const char *name, const void *args, size_t args_len, void *owner)
+{
+    spx_command *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    if (args && args_len) {
+        if (!(c->args = malloc(args_len))) {
+            free(c);
+            return NULL;
+        }
+        memcpy(c->args, args, args_len);
+        c->args_len = args_len;
+    }
+    c->owner = owner;
+    return c;
+}
+
+void spx_command_free(spx_command *c)
+{
+    if (!c)
+        return;
+    free(c->args);
+    free(c->value);
+    free(c);
+}
+
+void spx_pipeline_add_command(spx_pipeline *p, spx_command *c)
+{
+    spx_command **link = &p->commands;
+    while (*link)
+        link = &(*link)->next;
+    c->next = NULL;
+    *link = c;
+}
+
 void spx_pipeline_free(spx_pipeline *p)
 {
     if (!p)
         return;
+    /* Commands still waiting here belong to requests the caller answers (see spx_stream_detach). */
     for (size_t i = 0; i < p->q_len; i++)
         spx_batch_unref(p->queue[(p->q_head + i) % p->q_cap]);
     free(p->queue);
@@ -123,7 +160,8 @@ bool spx_pipeline_wants_job(const spx_pipeline *p, double now)
 {
     if (p->busy || p->detached)
         return false;
-    return p->q_len > 0 || (p->publish_requested && p->work.dirty) || interval_due(p, now);
+    return p->q_len > 0 || p->commands || (p->publish_requested && p->work.dirty) ||
+           interval_due(p, now);
 }
 
 spx_job *spx_pipeline_take_job(spx_pipeline *p, size_t max_inputs, double now)
@@ -147,6 +185,10 @@ spx_job *spx_pipeline_take_job(spx_pipeline *p, size_t max_inputs, double now)
     job->force_publish = p->publish_requested && p->q_len == 0;
     if (job->force_publish)
         p->publish_requested = false;
+    if (p->q_len == 0) {       /* commands run once every input queued before them is in the job */
+        job->commands = p->commands;
+        p->commands = NULL;
+    }
     p->busy = true;
     return job;
 }
@@ -198,6 +240,50 @@ static int pack_body(spx_job *job)
     return 0;
 }
 
+/* Worker thread: one named operation, its reply value packed into c->value. */
+static void run_command(spx_pipeline *p, spx_command *c)
+{
+    if (!p->ops->command) {
+        c->code = SPX_E_UNKNOWN_OP;
+        snprintf(c->err, sizeof c->err, "%s has no operations beyond its result", p->ops->algo);
+        return;
+    }
+    msgpack_unpacked args;
+    msgpack_unpacked_init(&args);
+    const msgpack_object *argp = NULL;
+    if (c->args) {
+        /* The daemon packed these bytes itself from a pre-scanned request. */
+        if (msgpack_unpack_next(&args, (const char *)c->args, c->args_len, NULL) !=
+            MSGPACK_UNPACK_SUCCESS) {
+            c->code = SPX_E_INTERNAL;
+            snprintf(c->err, sizeof c->err, "could not unpack the arguments");
+            msgpack_unpacked_destroy(&args);
+            return;
+        }
+        argp = &args.data;
+    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    c->code = p->ops->command(p->state, c->name, argp, &pk, c->err, sizeof c->err);
+    if (c->code == SPX_E_UNKNOWN_OP && !c->err[0])
+        snprintf(c->err, sizeof c->err, "%s has no operation '%s' (%s)", p->ops->algo, c->name,
+                 p->ops->commands ? p->ops->commands : "");
+    if (c->code == SPX_OK && sb.size > 0) {
+        c->value = (unsigned char *)sb.data;   /* ownership moves to the command */
+        c->value_len = sb.size;
+    } else {
+        if (c->code == SPX_OK) {
+            c->code = SPX_E_INTERNAL;
+            snprintf(c->err, sizeof c->err, "%s: operation '%s' packed no value", p->ops->algo,
+                     c->name);
+        }
+        msgpack_sbuffer_destroy(&sb);
+    }
+    msgpack_unpacked_destroy(&args);
+}
+
 void spx_job_run(spx_job *job)
 {
     spx_pipeline *p = job->p;
@@ -224,6 +310,8 @@ void spx_job_run(spx_job *job)
     }
     if (w->dirty && (job->force_publish || interval_due(p, spx_now())))
         pack_body(job);
+    for (spx_command *c = job->commands; c; c = c->next)
+        run_command(p, c);
 }
 
 void spx_job_finish(spx_job *job)
@@ -257,5 +345,10 @@ void spx_job_free(spx_job *job)
     free(job->bodies);
     free(job->body_lens);
     free(job->inputs);
+    while (job->commands) {
+        spx_command *c = job->commands;
+        job->commands = c->next;
+        spx_command_free(c);
+    }
     free(job);
 }

@@ -45,6 +45,25 @@ typedef struct spx_pipeline_work {
     char last_error[256];
 } spx_pipeline_work;
 
+/* A named operation waiting for (or done by) the pipeline's worker: see spx_pipeline_ops.command.
+ * `owner` is the caller's (the daemon's parked request); streams/ never looks into it. */
+typedef struct spx_command {
+    struct spx_command *next;
+    char name[32];
+    unsigned char *args;       /* packed msgpack "args" map (owned), or NULL */
+    size_t args_len;
+    void *owner;
+    /* filled by the worker */
+    spx_errcode code;
+    char err[256];
+    unsigned char *value;      /* packed msgpack value (owned) on success */
+    size_t value_len;
+} spx_command;
+
+/* Builds a command; copies args. NULL on allocation failure. */
+spx_command *spx_command_new(const char *name, const void *args, size_t args_len, void *owner);
+void spx_command_free(spx_command *c);
+
 typedef struct spx_pipeline {
     char name[SPX_NAME_MAX + 1];
     char stream_name[SPX_NAME_MAX + 1];
@@ -62,6 +81,7 @@ typedef struct spx_pipeline {
     bool busy;                 /* a job is in flight */
     bool detached;             /* free when the job in flight returns */
     bool publish_requested;    /* next job packs a body even if the policy would not */
+    spx_command *commands;     /* FIFO of commands waiting for the next job */
     spx_pipeline_stats stats;
     unsigned char *latest;     /* the newest result body (msgpack), for `get` */
     size_t latest_len;
@@ -94,14 +114,19 @@ typedef struct spx_job {
     size_t n_inputs;
     bool force_publish;
     /* outputs, filled by spx_job_run */
+    spx_command *commands;     /* run after the inputs, in order; handed back done */
     unsigned char **bodies;    /* packed result bodies, in order */
     size_t *body_lens;
     size_t n_bodies, cap_bodies;
     uint64_t failed;           /* inputs refused by the algorithm */
 } spx_job;
 
-/* Loop thread: takes up to max_inputs queued inputs (and a requested publish) into a job; marks the
- * pipeline busy. NULL when there is nothing to do or on allocation failure. */
+/* Appends a command to run after the inputs queued so far (loop thread). */
+void spx_pipeline_add_command(spx_pipeline *p, spx_command *c);
+
+/* Loop thread: takes up to max_inputs queued inputs (and a requested publish, and the waiting
+ * commands once no input is left) into a job; marks the pipeline busy. NULL when there is nothing to
+ * do or on allocation failure. */
 spx_job *spx_pipeline_take_job(spx_pipeline *p, size_t max_inputs, double now);
 /* Worker thread. */
 void spx_job_run(spx_job *job);

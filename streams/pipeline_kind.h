@@ -61,6 +61,17 @@ typedef struct spx_pipeline_ops {
     /* Packs the current estimate as one msgpack map (the "result" of a result body). */
     int (*result)(void *state, msgpack_packer *pk);
     void (*destroy)(void *state);
+
+    /* Optional: named operations beyond the published result, asked for with the `get` op's
+     * "detail" or the `call` op (e.g. "factors", "fit", "recluster", "model"). Runs on the worker,
+     * in order with the inputs: after every input accepted before the request. `args` is the
+     * request's "args" map (or NULL). Packs exactly one msgpack object, the reply's "value".
+     * Returns SPX_OK, SPX_E_UNKNOWN_OP for a name it does not know, or another code with err
+     * filled; on failure it must pack nothing. */
+    spx_errcode (*command)(void *state, const char *name, const msgpack_object *args,
+                           msgpack_packer *pk, char *err, size_t errlen);
+    /* Names accepted by `command`, comma separated, for errors and `algos` ("" when none). */
+    const char *commands;
 } spx_pipeline_ops;
 
 /* Looks an algorithm up by name; NULL when unknown. */

@@ -78,6 +78,8 @@ static void ctl_expect_error(spx_daemon_proc *d, const void *body, size_t len, c
     cr_assert_eq(spx_ctl_raw(d, body, len, &r, 10000), 0, "no reply (expected %s)", code);
     char got[64];
     cr_assert_not(spx_reply_ok(&r, got, sizeof got), "expected error %s, got ok", code);
+    if (strcmp(got, code) != 0)
+        msgpack_object_print(stderr, r.data);
     cr_assert_str_eq(got, code);
     msgpack_unpacked_destroy(&r);
 }
@@ -328,5 +330,37 @@ Test(bad_input, oversized_payloads_are_refused_or_dropped_and_serving_goes_on, .
     zmq_close(push2);
     zmq_close(push);
     unlink(cfg_path);
+    cr_assert_eq(spx_daemon_stop(&d), 0);
+}
+
+/* `get` with a detail and `call` reach the pipeline's named operations, in order with its inputs;
+ * names the algorithm does not have are refused with unknown_op, and every request is answered. */
+Test(bad_input, pipeline_operations_unknown_to_the_algorithm_are_refused, .timeout = 120)
+{
+    spx_daemon_proc d;
+    spx_daemon_start(&d, NULL);
+    static const char create[] = "\x84\xa2op\xa6" "create\xa6stream\xa1s\xa4kind\xa4rows\xa3" "dim\x03";
+    static const char attach[] =
+        "\x84\xa2op\xa6" "attach\xa6stream\xa1s\xa8pipeline\xa1p\xa4" "algo\xa6topeig";
+    msgpack_unpacked r;
+    char code[64];
+    cr_assert_eq(spx_ctl_raw(&d, create, sizeof create - 1, &r, 10000), 0);
+    cr_assert(spx_reply_ok(&r, code, sizeof code));
+    msgpack_unpacked_destroy(&r);
+    cr_assert_eq(spx_ctl_raw(&d, attach, sizeof attach - 1, &r, 10000), 0);
+    cr_assert(spx_reply_ok(&r, code, sizeof code));
+    msgpack_unpacked_destroy(&r);
+    static const char detail[] =
+        "\x84\xa2op\xa3get\xa6stream\xa1s\xa8pipeline\xa1p\xa6" "detail\xa7nothing";
+    ctl_expect_error(&d, detail, sizeof detail - 1, "unknown_op");
+    static const char call[] = "\x85\xa2op\xa4" "call\xa6stream\xa1s\xa8pipeline\xa1p\xa6method"
+                               "\xa3" "fit\xa4" "args\x81\xa1k\x01";
+    ctl_expect_error(&d, call, sizeof call - 1, "unknown_op");
+    static const char call_no_method[] = "\x83\xa2op\xa4" "call\xa6stream\xa1s\xa8pipeline\xa1p";
+    ctl_expect_error(&d, call_no_method, sizeof call_no_method - 1, "bad_request");
+    static const char call_bad_args[] = "\x85\xa2op\xa4" "call\xa6stream\xa1s\xa8pipeline\xa1p"
+                                        "\xa6method\xa3" "fit\xa4" "args\x01";
+    ctl_expect_error(&d, call_bad_args, sizeof call_bad_args - 1, "bad_request");
+    ctl_expect_ok(&d, "get", "s", "p");
     cr_assert_eq(spx_daemon_stop(&d), 0);
 }
