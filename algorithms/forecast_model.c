@@ -28,6 +28,7 @@ struct spx_forecast {
     int uses_rls;
 
     uint64_t t;            /* samples consumed */
+    uint64_t restarts;     /* failed warm-up fits */
     int fitted, ready;
     uint64_t origin;
     uint64_t q_refreshes;
@@ -130,7 +131,7 @@ void spx_forecast_params_default(spx_forecast_params *p, size_t channels)
     p->lookback = 96;
     p->horizon = 96;
     p->method = SPX_FORECAST_ORTHO;
-    p->rank = 0;
+    p->rank = 32;
     p->norm = SPX_FORECAST_NORM_LAST;
     p->scale = 0;
     p->forget = 0.9995;
@@ -149,6 +150,7 @@ void spx_forecast_params_default(spx_forecast_params *p, size_t channels)
     p->q_stride = 8;
     p->resym_every = 64;
     p->score_from = 0;
+    p->metrics = 1;
 }
 
 static size_t default_warmup(const spx_forecast_params *p)
@@ -188,8 +190,8 @@ int spx_forecast_params_check(const spx_forecast_params *p, char *err, size_t er
         FAIL("unknown norm");
     if ((unsigned)p->cross > SPX_FORECAST_CROSS_NORMLIN)
         FAIL("unknown cross");
-    if (p->rank > p->lookback)
-        FAIL("rank must be in [0, lookback = %zu], got %zu", p->lookback, p->rank);
+    if (p->rank > 4096)
+        FAIL("rank must be in [0, 4096], got %zu", p->rank);
     if (!(p->forget > 0.0 && p->forget <= 1.0))
         FAIL("forget must be in (0, 1], got %g", p->forget);
     if (!(p->ridge > 0.0) || !isfinite(p->ridge))
@@ -282,7 +284,7 @@ int spx_forecast_create(spx_forecast **out, const spx_forecast_params *pin, char
     const size_t nc = f->nc, nl = f->nl, nh = f->nh;
     f->uses_rls = p->method == SPX_FORECAST_ORTHO || p->method == SPX_FORECAST_RLS_RAW;
     if (p->method == SPX_FORECAST_ORTHO)
-        f->r = p->rank ? p->rank : nl;
+        f->r = (p->rank && p->rank < nl) ? p->rank : nl;
     else if (p->method == SPX_FORECAST_RLS_RAW)
         f->r = nl;
     if (p->method == SPX_FORECAST_RLS_RAW) {
@@ -348,7 +350,7 @@ int spx_forecast_create(spx_forecast **out, const spx_forecast_params *pin, char
         spx_forecast_free(f);
         return rc;
     }
-    if ((rc = spx_forecast_eval_init(&f->eval, nc, nh, p->score_from))) {
+    if (p->metrics && (rc = spx_forecast_eval_init(&f->eval, nc, nh, p->score_from))) {
         spx_forecast_free(f);
         return rc;
     }
@@ -679,7 +681,8 @@ static void forecast_step(spx_forecast *f, uint64_t t)
     for (size_t h = 0; h < nh; h++)
         for (size_t c = 0; c < nc; c++)
             f->fc[h * nc + c] = f->mu[c] + f->sigma[c] * f->fz[h * nc + c];
-    spx_forecast_eval_record(&f->eval, t, f->fz);
+    if (p->metrics)
+        spx_forecast_eval_record(&f->eval, t, f->fz);
     f->origin = t;
     f->ready = 1;
 }
@@ -727,6 +730,9 @@ static int step(spx_forecast *f, const double *x)
     const size_t nc = f->nc, rl = f->ring_len;
     const spx_forecast_params *p = &f->p;
     const uint64_t t = f->t;
+    for (size_t c = 0; c < nc; c++)
+        if (!isfinite(x[c]))
+            return -EINVAL;
     if (!f->fitted) {
         for (size_t c = 0; c < nc; c++)
             f->warm[c * p->warmup + t] = x[c];
@@ -734,8 +740,21 @@ static int step(spx_forecast *f, const double *x)
         if (f->t < p->warmup)
             return 0;
         int rc = fit_warmup(f);
-        if (rc)
+        if (rc) {
+            /* start the warm-up again rather than run on a broken fit */
+            f->t = 0;
+            f->restarts++;
+            if (f->ortho.outer) {
+                memset(f->ortho.outer, 0, f->nl * f->nl * sizeof *f->ortho.outer);
+                memset(f->ortho.sums, 0, nc * f->nl * sizeof *f->ortho.sums);
+                f->ortho.count = 0.0;
+            }
+            if (f->uses_rls)
+                spx_forecast_rls_reset(&f->rls);
+            if (f->ku)
+                spx_forecast_rls_reset(&f->crls);
             return rc;
+        }
         f->fitted = 1;
         free(f->warm);
         f->warm = NULL;
@@ -749,10 +768,12 @@ static int step(spx_forecast *f, const double *x)
         f->ring[c * 2 * rl + (size_t)(t % rl)] = z;
         f->ring[c * 2 * rl + (size_t)(t % rl) + rl] = z;
     }
-    const uint64_t before = f->eval.scored;
-    spx_forecast_eval_observe(&f->eval, t, f->zs);
-    if (f->eval.scored != before)
-        spx_forecast_eval_get(&f->eval, &f->mse, &f->mae, f->mse_step, f->mae_step);
+    if (p->metrics) {
+        const uint64_t before = f->eval.scored;
+        spx_forecast_eval_observe(&f->eval, t, f->zs);
+        if (f->eval.scored != before)
+            spx_forecast_eval_get(&f->eval, &f->mse, &f->mae, f->mse_step, f->mae_step);
+    }
     if (f->uses_rls && p->learn)
         learn_step(f, t);
     if (p->q_refresh)
@@ -794,6 +815,7 @@ void spx_forecast_result_get(const spx_forecast *f, spx_forecast_result *out)
     memset(out, 0, sizeof *out);
     out->ready = f->ready;
     out->samples = f->t;
+    out->warmup_restarts = f->restarts;
     out->origin = f->origin;
     out->horizon = f->nh;
     out->channels = f->nc;

@@ -162,6 +162,8 @@ static spx_forecast_params base_params(size_t c, size_t l, size_t h, size_t warm
     p.horizon = h;
     p.warmup = warmup;
     p.standardize = 0; /* the protocol z-scores with train statistics itself */
+    if (h == 1)
+        p.rank = 0; /* all components: at H = 1 the step is cheap anyway */
     return p;
 }
 

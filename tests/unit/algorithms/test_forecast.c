@@ -50,6 +50,7 @@ static spx_forecast_params small_params(size_t c)
     p.lookback = 24;
     p.horizon = 6;
     p.warmup = 400;
+    p.rank = 0;
     return p;
 }
 
@@ -537,6 +538,7 @@ Test(forecast, var_cross_stage_uses_other_channels)
     p.horizon = 1;
     p.warmup = 1000;
     p.forget = 1.0;
+    p.rank = 0;
     double mse[2];
     for (int v = 0; v < 2; v++) {
         p.cross = v ? SPX_FORECAST_CROSS_VAR : SPX_FORECAST_CROSS_OFF;
@@ -632,9 +634,13 @@ Test(forecast, parameter_checks)
     cr_expect_eq(spx_forecast_create(&f, &p, err, sizeof err), -EINVAL);
     cr_expect(strstr(err, "channels") != NULL, "%s", err);
     spx_forecast_params_default(&p, 3);
-    p.rank = 97;
+    p.rank = 5000;
     cr_expect_eq(spx_forecast_params_check(&p, err, sizeof err), -EINVAL);
     cr_expect(strstr(err, "rank") != NULL);
+    p.rank = 97; /* clamped to L */
+    cr_expect_eq(spx_forecast_params_check(&p, err, sizeof err), 0);
+    p.resym_every = 0;
+    cr_expect_eq(spx_forecast_params_check(&p, err, sizeof err), -EINVAL);
     spx_forecast_params_default(&p, 3);
     p.forget = 1.5;
     cr_expect_eq(spx_forecast_params_check(&p, err, sizeof err), -EINVAL);
@@ -660,4 +666,69 @@ Test(forecast, parameter_checks)
     cr_expect_eq(spx_forecast_cross_parse("normlin", &cx), 0);
     cr_expect_eq(spx_forecast_cross_parse("bogus", &cx), -EINVAL);
     cr_expect_str_eq(spx_forecast_method_name(SPX_FORECAST_RLS_RAW), "rls_raw");
+}
+
+/* A sample that is not finite is refused without touching the state; a warm-up whose statistics
+ * overflow fails with -EDOM and the warm-up starts again. */
+Test(forecast, bad_samples_and_failed_warmup)
+{
+    const size_t c = 2, n = 900;
+    double *x = synth(n, c, 15);
+    spx_forecast_params p = small_params(c);
+    spx_forecast *a = make(&p), *b = make(&p);
+    cr_assert_eq(spx_forecast_update_f64(a, x, 500), 0);
+    cr_assert_eq(spx_forecast_update_f64(b, x, 500), 0);
+    double bad[2] = {1.0, NAN};
+    cr_assert_eq(spx_forecast_update_f64(b, bad, 1), -EINVAL);
+    cr_assert_eq(spx_forecast_update_f64(a, x + 500 * c, 400), 0);
+    cr_assert_eq(spx_forecast_update_f64(b, x + 500 * c, 400), 0);
+    spx_forecast_result ra, rb;
+    spx_forecast_result_get(a, &ra);
+    spx_forecast_result_get(b, &rb);
+    cr_assert_eq(ra.samples, rb.samples);
+    cr_assert_eq(memcmp(ra.forecast, rb.forecast, p.horizon * c * sizeof(double)), 0);
+    cr_assert_eq(ra.metrics.mse, rb.metrics.mse);
+
+    spx_forecast *f = make(&p);
+    double *huge = malloc(p.warmup * c * sizeof *huge);
+    for (size_t i = 0; i < p.warmup * c; i++)
+        huge[i] = (i % 2 ? 1e300 : -1e300);
+    cr_assert_eq(spx_forecast_update_f64(f, huge, p.warmup), -EDOM);
+    spx_forecast_result r;
+    spx_forecast_result_get(f, &r);
+    cr_assert_eq(r.ready, 0);
+    cr_assert_eq(r.warmup_restarts, 1);
+    cr_assert_eq(r.samples, 0);
+    cr_assert_eq(spx_forecast_update_f64(f, x, n), 0);
+    spx_forecast_result_get(f, &r);
+    cr_assert_eq(r.ready, 1);
+    spx_forecast_result_get(a, &ra);
+    cr_assert_eq(memcmp(ra.forecast, r.forecast, p.horizon * c * sizeof(double)), 0,
+                 "after the restart the model is the same as a fresh one");
+    free(huge);
+    spx_forecast_free(f);
+    spx_forecast_free(a);
+    spx_forecast_free(b);
+    free(x);
+}
+
+Test(forecast, metrics_off_allocates_nothing_for_them)
+{
+    const size_t c = 2, n = 600;
+    double *x = synth(n, c, 16);
+    spx_forecast_params p = small_params(c);
+    spx_forecast *a = make(&p);
+    p.metrics = 0;
+    spx_forecast *b = make(&p);
+    cr_assert_eq(spx_forecast_update_f64(a, x, n), 0);
+    cr_assert_eq(spx_forecast_update_f64(b, x, n), 0);
+    spx_forecast_result ra, rb;
+    spx_forecast_result_get(a, &ra);
+    spx_forecast_result_get(b, &rb);
+    cr_assert_eq(memcmp(ra.forecast, rb.forecast, p.horizon * c * sizeof(double)), 0);
+    cr_assert_gt(ra.metrics.forecasts_scored, 0);
+    cr_assert_eq(rb.metrics.forecasts_scored, 0);
+    spx_forecast_free(a);
+    spx_forecast_free(b);
+    free(x);
 }
