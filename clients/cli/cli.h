@@ -69,21 +69,63 @@ spectra_client *cli_connect(const cli_ctx *ctx);
 
 double cli_now(void); /* monotonic seconds */
 
-/* Where `spectra push` gets its rows. Text tables of rows today; series (EDF) and block files are
- * further sources behind the same interface. */
+/* Where `spectra push` gets its numbers: text tables (rows, or series with a time column), EDF
+ * recordings (series with annotations), and raw or .npy block files. Every source delivers doubles,
+ * row-major; cmd_push converts to the wire dtype and sends one message per chunk. */
+
+/* One message's worth of input. */
+typedef struct push_chunk {
+    size_t n;                      /* rows, samples, or the block's rows (m) */
+    double t0;                     /* series: time of the first sample */
+    const spectra_event *events;   /* series: markers whose onset lies in this chunk (owned by the
+                                      source, valid until the next read); a chunk with n == 0 and
+                                      events is an events-only message */
+    size_t n_events;
+    int64_t block_index;           /* blocks: 0-based */
+} push_chunk;
+
 typedef struct push_source {
-    size_t width;                               /* values per row */
-    /* Reads up to max_rows rows (row-major doubles); *n_rows is 0 at the end of the input. */
-    int (*read)(struct push_source *src, double *rows, size_t max_rows, size_t *n_rows);
+    spectra_kind kind;
+    size_t width;                  /* values per row: d, channels C, or block columns n */
+    size_t block_rows;             /* blocks: m, the rows of every block (one block per read) */
+    double rate;                   /* series: nominal sample rate, Hz */
+    const char *const *names;      /* series: width channel names, or NULL */
+    spectra_dtype natural_dtype;   /* the file's number type (the wire's unless --dtype) */
+    int binary;                    /* values were not checked for finiteness by the reader */
+    uint64_t time_breaks;          /* series: chunks cut short where the time stamps jump */
+    /* Reads the next chunk of at most max_rows rows (blocks: exactly block_rows) into rows
+     * (row-major doubles). chunk->n == 0 and no events: end of input. */
+    int (*read)(struct push_source *src, double *rows, size_t max_rows, push_chunk *chunk);
     const char *(*error)(const struct push_source *src);
     void (*close)(struct push_source *src);
     void *impl;
 } push_source;
 
-/* Opens a text table as a source of rows; on failure the message is in *err (static or the
- * table's, valid until close) and src->close must still be called when src->impl is set. */
+/* Options that shape what a source reads. */
+typedef struct push_source_opts {
+    spectra_table_options table;   /* text files */
+    spectra_dtype dtype;           /* raw block files: the type of their values */
+    size_t block_shape[2];         /* raw block files: m x n (required); .npy: checked if set */
+    const char *channels;          /* EDF: labels and/or 1-based ranges; NULL: every signal of the
+                                      common sample rate */
+    double sample_rate;            /* series from text: Hz; 0: from the first two time stamps */
+    double t0;                     /* series: start time override; NaN: from the file */
+    uint64_t normalize_rows;       /* series from text: z-score with the first N rows; 0: off */
+} push_source_opts;
+
+/* Each opener fills src (which must be zeroed) or returns an error with the message in *err
+ * (static or owned by the source, valid until close); src->close must still be called when
+ * src->impl is set. SPECTRA_EINVAL means a bad request (wrong option for the file). */
 int push_source_text_open(push_source *src, const char *path, const spectra_table_options *opts,
                           const char **err);
+int push_source_series_text_open(push_source *src, const char *path, const push_source_opts *opts,
+                                 const char **err);
+int push_source_edf_open(push_source *src, const char *path, const push_source_opts *opts,
+                         const char **err);
+int push_source_raw_blocks_open(push_source *src, const char *path, const push_source_opts *opts,
+                                const char **err);
+int push_source_npy_open(push_source *src, const char *path, const push_source_opts *opts,
+                         const char **err);
 
 int cmd_ping(cli_ctx *ctx, int argc, char **argv);
 int cmd_create(cli_ctx *ctx, int argc, char **argv);

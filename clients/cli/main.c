@@ -20,7 +20,7 @@ static const command commands[] = {
     {"list", cmd_list, "list streams and their pipelines (JSON)"},
     {"stats", cmd_stats, "daemon counters (JSON)"},
     {"get", cmd_get, "the current result of a pipeline (JSON)"},
-    {"push", cmd_push, "send a text file of numbers to a stream"},
+    {"push", cmd_push, "send a file (text, EDF, .npy, raw blocks) to a stream"},
     {"sub", cmd_sub, "print published results, one JSON object per line"},
     {"bench", cmd_bench, "measure end-to-end ingest throughput against raw ZeroMQ"},
 };

@@ -3,9 +3,9 @@
 
 #include "cli.h"
 
-static int text_read(push_source *src, double *rows, size_t max_rows, size_t *n_rows)
+static int text_read(push_source *src, double *rows, size_t max_rows, push_chunk *chunk)
 {
-    return spectra_table_read(src->impl, rows, max_rows, n_rows);
+    return spectra_table_read(src->impl, rows, max_rows, &chunk->n);
 }
 
 static const char *text_error(const push_source *src)
@@ -22,6 +22,7 @@ static void text_close(push_source *src)
 int push_source_text_open(push_source *src, const char *path, const spectra_table_options *opts,
                           const char **err)
 {
+    src->kind = SPECTRA_ROWS;
     src->read = text_read;
     src->error = text_error;
     src->close = text_close;

@@ -238,7 +238,9 @@ int spectra_push_series(spectra_client *client, const char *stream, spectra_dtyp
                         const spectra_event *events, size_t n_events);
 int spectra_push_block(spectra_client *client, const char *stream, spectra_dtype dtype,
                        const void *data, size_t m, size_t n, const char *id);
-/* An empty message with "end": true (shape [0, dim]). */
+/* An empty message with "end": true (shape [0, dim]). For rows and series only: the daemon takes a
+ * blocks stream's dimension from shape[0] and every block needs an id, so a blocks stream is ended
+ * by setting `end` on its last block (spectra_push() with m.end = 1). */
 int spectra_push_end(spectra_client *client, const char *stream, spectra_kind kind, size_t dim);
 /* The sequence number the next message to stream will carry. */
 uint64_t spectra_next_seq(const spectra_client *client, const char *stream);
@@ -262,7 +264,11 @@ int spectra_recv_result(spectra_client *client, int timeout_ms, char *topic, siz
  * The first non-empty line is a header when any of its fields is not a number (or as forced by
  * options). Empty lines and lines starting with '#' are skipped. Only selected columns are parsed,
  * so a date column can be skipped. Every selected field must be a finite number; a bad line stops
- * the reader with "<file>:<line>: <reason>" and the batch that contained it is not returned. */
+ * the reader with "<file>:<line>: <reason>" and the batch that contained it is not returned.
+ *
+ * A time column (time_column) is read with spectra_time_parse() by spectra_table_read_times(); it
+ * is never among the selected columns. With a time column, a first line whose non-numeric fields
+ * are all times is data, not a header. */
 
 typedef struct spectra_table spectra_table;
 
@@ -272,6 +278,7 @@ typedef struct spectra_table_options {
     int header;             /* < 0 detect (default), 0 no header, > 0 the first line is one */
     const char *columns;    /* NULL: all; else "a,b" names and/or 1-based ranges "1-57,60,3-" */
     const char *skip_columns; /* same syntax; removed from the selection */
+    const char *time_column;  /* NULL: none; else one column (a name or a 1-based number) */
 } spectra_table_options;
 
 void spectra_table_options_init(spectra_table_options *opts);
@@ -288,8 +295,46 @@ size_t spectra_table_width(const spectra_table *table);
 const char *spectra_table_column_name(const spectra_table *table, size_t i);
 /* Reads up to max_rows rows into rows (max_rows x width, row-major). *n_rows is 0 at end of input. */
 int spectra_table_read(spectra_table *table, double *rows, size_t max_rows, size_t *n_rows);
+/* Like spectra_table_read(), and times[i] receives the time of row i (seconds since the epoch).
+ * SPECTRA_EINVAL when the table has no time column. A field that is not a time stops the reader
+ * like a bad number. */
+int spectra_table_read_times(spectra_table *table, double *rows, double *times, size_t max_rows,
+                             size_t *n_rows);
+/* 1 when the table was opened with a time column. */
+int spectra_table_has_time(const spectra_table *table);
 /* Line number of the last line read (1-based). */
 uint64_t spectra_table_line(const spectra_table *table);
+
+/* Parses a time into seconds since the Unix epoch: a plain number is taken as seconds
+ * ("1467331200", "12.5"); otherwise an ISO 8601 date or date-time "YYYY-MM-DD",
+ * "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM:SS[.fff]" ('T' may replace the space), optionally followed
+ * by "Z", "+HH:MM", "-HH:MM", "+HHMM" or "-HHMM". A time without an offset is read as UTC, whatever
+ * TZ says. Blanks around the text are ignored. Returns 0 or SPECTRA_EPARSE. */
+int spectra_time_parse(const char *text, double *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * NumPy .npy headers
+ *
+ * The header of an .npy file (format versions 1.0 and 2.0) holding little-endian float64 ('<f8')
+ * or float32 ('<f4') numbers in C order; anything else (other dtypes, big-endian, Fortran order,
+ * structured arrays) is refused with a message saying why. The data follows the header: count
+ * values of dtype starting at byte data_offset. */
+#define SPECTRA_NPY_MAX_DIMS 8
+
+typedef struct spectra_npy_header {
+    spectra_dtype dtype;          /* SPECTRA_F64 or SPECTRA_F32 */
+    size_t ndim;
+    size_t shape[SPECTRA_NPY_MAX_DIMS];
+    size_t count;                 /* prod(shape): 1 for a 0-d array */
+    size_t data_offset;           /* bytes before the data (magic, version, length, dict) */
+} spectra_npy_header;
+
+/* Parses the start of an .npy file held in buf (len bytes). Returns 0; SPECTRA_ERANGE when buf
+ * ends before the header does, with out->data_offset set to the number of bytes to read and try
+ * again with; SPECTRA_EPARSE for a malformed file, SPECTRA_EINVAL for a well-formed header of an
+ * array this library does not take. err (may be NULL) receives a one-line reason. */
+int spectra_npy_parse_header(const void *buf, size_t len, spectra_npy_header *out, char *err,
+                             size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,9 @@
  *
  * Lines are split in place (fields become NUL-terminated strings inside the line buffer) and only
  * the selected fields are converted, so a file can carry text columns (dates) that are not sent. A
- * batch is returned only when every one of its lines parsed: a bad line never leaks half a batch. */
+ * batch is returned only when every one of its lines parsed: a bad line never leaks half a batch.
+ * One column may be named the time column: it is never part of the selection, and its fields are
+ * parsed with spectra_time_parse() for spectra_table_read_times(). */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -17,7 +19,7 @@
 struct spectra_table {
     char delimiter_opt;
     int header_opt;
-    char *columns_opt, *skip_opt;
+    char *columns_opt, *skip_opt, *time_opt;
 
     FILE *f;
     int own_file;
@@ -32,6 +34,8 @@ struct spectra_table {
     char **names;             /* n_fields names, or NULL without a header */
     size_t *sel;              /* output column i comes from field sel[i] */
     size_t width;
+    int has_time;
+    size_t time_field;        /* the time column's field, when has_time */
     char **fields;            /* scratch for splitting */
     size_t fields_cap;
 
@@ -69,7 +73,9 @@ spectra_table *spectra_table_new(const spectra_table_options *opts)
     t->header_opt = opts->header;
     t->columns_opt = dup_str(opts->columns);
     t->skip_opt = dup_str(opts->skip_columns);
-    if ((opts->columns && !t->columns_opt) || (opts->skip_columns && !t->skip_opt)) {
+    t->time_opt = dup_str(opts->time_column);
+    if ((opts->columns && !t->columns_opt) || (opts->skip_columns && !t->skip_opt) ||
+        (opts->time_column && !t->time_opt)) {
         spectra_table_free(t);
         return NULL;
     }
@@ -84,6 +90,7 @@ void spectra_table_free(spectra_table *t)
         fclose(t->f);
     free(t->columns_opt);
     free(t->skip_opt);
+    free(t->time_opt);
     free(t->name);
     free(t->line);
     free(t->header_text);
@@ -354,19 +361,42 @@ static int resolve_columns(spectra_table *t, const char *spec, const char *what,
     return rc;
 }
 
+static int resolve_time_column(spectra_table *t)
+{
+    size_t *list, n;
+    int rc = resolve_columns(t, t->time_opt, "time column", &list, &n);
+    if (rc)
+        return rc;
+    if (n != 1) {
+        free(list);
+        return fail(t, SPECTRA_EINVAL, "%s: the time column '%s' must be one column", t->name,
+                    t->time_opt);
+    }
+    t->has_time = 1;
+    t->time_field = list[0];
+    free(list);
+    return 0;
+}
+
 static int select_columns(spectra_table *t)
 {
     size_t *keep = NULL, n_keep = 0, *skip = NULL, n_skip = 0;
     int rc = 0;
+    if (t->time_opt && (rc = resolve_time_column(t)))
+        return rc;
     if (t->columns_opt) {
         rc = resolve_columns(t, t->columns_opt, "column", &keep, &n_keep);
+        for (size_t i = 0; !rc && t->has_time && i < n_keep; i++)
+            if (keep[i] == t->time_field)
+                rc = fail(t, SPECTRA_EINVAL, "%s: column %zu is the time column, not a data column",
+                          t->name, keep[i] + 1);
     } else {
         keep = malloc(t->n_fields * sizeof *keep);
         if (!keep)
             return fail(t, SPECTRA_ENOMEM, "out of memory");
         for (size_t i = 0; i < t->n_fields; i++)
-            keep[i] = i;
-        n_keep = t->n_fields;
+            if (!t->has_time || i != t->time_field)
+                keep[n_keep++] = i;
     }
     if (!rc && t->skip_opt)
         rc = resolve_columns(t, t->skip_opt, "skipped column", &skip, &n_skip);
@@ -413,9 +443,11 @@ static int read_first_line(spectra_table *t)
     int header = t->header_opt;
     if (header < 0) {
         header = 0;
+        /* With a time column, a date field is data: "2016-07-01 00:00:00" is not a name. */
         for (size_t i = 0; i < t->n_fields && !header; i++) {
             double v;
-            header = parse_number(t->fields[i], &v) != 0;
+            header = parse_number(t->fields[i], &v) != 0 &&
+                     !(t->time_opt && spectra_time_parse(t->fields[i], &v) == 0);
         }
     }
     if (header) {
@@ -459,7 +491,7 @@ int spectra_table_open(spectra_table *t, const char *path)
     return rc;
 }
 
-static int parse_line(spectra_table *t, double *row)
+static int parse_line(spectra_table *t, double *row, double *time)
 {
     long n = split(t, t->line);
     if (n < 0)
@@ -473,10 +505,24 @@ static int parse_line(spectra_table *t, double *row)
         if (!isfinite(row[i]))
             return fail_line(t, "column %zu: '%.40s' is not a finite number", t->sel[i] + 1, s);
     }
+    if (time && spectra_time_parse(t->fields[t->time_field], time))
+        return fail_line(t, "column %zu: '%.40s' is not a time (YYYY-MM-DD HH:MM:SS or seconds)",
+                         t->time_field + 1, t->fields[t->time_field]);
     return 0;
 }
 
 int spectra_table_read(spectra_table *t, double *rows, size_t max_rows, size_t *n_rows)
+{
+    return spectra_table_read_times(t, rows, NULL, max_rows, n_rows);
+}
+
+int spectra_table_has_time(const spectra_table *t)
+{
+    return t && t->has_time;
+}
+
+int spectra_table_read_times(spectra_table *t, double *rows, double *times, size_t max_rows,
+                             size_t *n_rows)
 {
     if (n_rows)
         *n_rows = 0;
@@ -484,6 +530,8 @@ int spectra_table_read(spectra_table *t, double *rows, size_t max_rows, size_t *
         return SPECTRA_EINVAL;
     if (!t->opened)
         return fail(t, SPECTRA_EINVAL, "table not open");
+    if (times && !t->has_time)
+        return fail(t, SPECTRA_EINVAL, "%s: no time column", t->name);
     if (t->failed)
         return t->failed;
     size_t got = 0;
@@ -499,7 +547,7 @@ int spectra_table_read(spectra_table *t, double *rows, size_t max_rows, size_t *
                 break;
             }
         }
-        int rc = parse_line(t, rows + got * t->width);
+        int rc = parse_line(t, rows + got * t->width, times ? times + got : NULL);
         if (rc)
             return rc;
         got++;
