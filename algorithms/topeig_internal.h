@@ -88,6 +88,8 @@ typedef struct spx_topeig_fd {
     lapack_int *iwork;
     size_t lwork, liwork;
     double shrink;             /* sum of the shrinkages delta */
+    int exact;                 /* l == d: the sketch would never shrink; keep A^T A itself */
+    double *cov;               /* exact: d x d upper triangle of A^T A (rows already folded in) */
 } spx_topeig_fd;
 
 /* Ordering check. Two per-row quantities are watched: the row energy ||x||^2 and the energy along a

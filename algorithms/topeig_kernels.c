@@ -25,9 +25,11 @@ typedef float v4f __attribute__((vector_size(16)));
 
 #define DOT_NORM_BODY(LOAD)                                                                      \
     v4d s0 = {0, 0, 0, 0}, s1 = s0, q0 = s0, q1 = s0;                                            \
+    const size_t ahead = d < 512 ? 512 : d;                                                      \
     size_t i = 0;                                                                                \
     for (; i + 8 <= d; i += 8) {                                                                 \
         v4d a0, a1, w0, w1;                                                                      \
+        __builtin_prefetch(x + ahead + i);                                                       \
         LOAD(a0, x + i);                                                                         \
         LOAD(a1, x + i + 4);                                                                     \
         LOAD_D(w0, w + i);                                                                       \
@@ -58,9 +60,11 @@ CLONES double spx_topeig_dot_norm_f32(const float *x, const double *w, size_t d,
 
 #define DOT2_NORM_BODY(LOAD)                                                                     \
     v4d s0 = {0, 0, 0, 0}, s1 = s0, t0 = s0, t1 = s0, q0 = s0, q1 = s0;                          \
+    const size_t ahead = d < 512 ? 512 : d;                                                      \
     size_t i = 0;                                                                                \
     for (; i + 8 <= d; i += 8) {                                                                 \
         v4d a0, a1, w0, w1, r0, r1;                                                              \
+        __builtin_prefetch(x + ahead + i);                                                       \
         LOAD(a0, x + i);                                                                         \
         LOAD(a1, x + i + 4);                                                                     \
         LOAD_D(w0, w + i);                                                                       \
@@ -97,11 +101,17 @@ CLONES double spx_topeig_dot2_norm_f32(const float *x, const double *w, const do
     DOT2_NORM_BODY(LOAD_F)
 }
 
+/* The axpy re-reads x from cache; meanwhile the memory system would idle, so it prefetches what
+ * follows: the next row, or for short rows the data at least 512 elements ahead (rows are
+ * contiguous; a prefetch past the end of the caller's buffer is only a hint and never faults).
+ * Measured at d = 1000: 1.9 -> 2.7-3.2 M rows/s. */
 #define AXPY_BODY(LOAD)                                                                          \
     v4d cv = {c, c, c, c};                                                                       \
+    const size_t ahead = d < 512 ? 512 : d;                                                      \
     size_t i = 0;                                                                                \
     for (; i + 8 <= d; i += 8) {                                                                 \
         v4d a0, a1, w0, w1;                                                                      \
+        __builtin_prefetch(x + ahead + i);                                                       \
         LOAD(a0, x + i);                                                                         \
         LOAD(a1, x + i + 4);                                                                     \
         LOAD_D(w0, w + i);                                                                       \

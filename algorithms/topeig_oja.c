@@ -48,15 +48,16 @@ static void oja_renormalise(spx_topeig *t)
 
 /* One row given wx = <x, w>, xx = ||x||^2 and xr = <x, r> (ordering check). Returns the coefficient c of the update w += c x
  * (0 when the row does not move w). With v = w/||w|| and y = <x, v>:
- *   v' ~ v + eta y x  <=>  w' = w + (eta y ||w||) x,  ||w'||^2 = ||w||^2 (1 + 2 eta y^2 + eta^2 y^2 xx)
+ *   v' ~ v + eta y x  <=>  w' = w + (eta y ||w||) x = w + (eta wx) x,
+ *   ||w'||^2 = ||w||^2 (1 + 2 eta y^2 + eta^2 y^2 xx)
  * All terms are non-negative, so the norm never shrinks: w cannot collapse to 0, whatever the rows
  * (all-zero rows give y = 0 and leave w unchanged). */
 static inline double oja_coefficient(spx_topeig *t, double wx, double xx, double xr)
 {
     spx_topeig_oja *o = &t->oja;
-    double nw = sqrt(o->w_norm2);
-    double y = wx / nw;
-    double y2 = y * y;
+    /* y^2 = wx^2 / ||w||^2 and c = eta y ||w|| = eta wx: no square root of ||w||^2 on the path from
+     * one row's dot product to the next row's. */
+    double y2 = wx * wx / o->w_norm2;
     spx_topeig_row_seen(t, xx, xr);
     o->y2_sum += y2;
 
@@ -71,7 +72,7 @@ static inline double oja_coefficient(spx_topeig *t, double wx, double xx, double
         eta = mean_sq > 0.0 ? t->p.eta0 / (mean_sq * decay) : 0.0;
     }
     o->w_norm2 *= 1.0 + 2.0 * eta * y2 + eta * eta * y2 * xx;
-    return eta * y * nw;
+    return eta * wx;
 }
 
 static inline void oja_after_row(spx_topeig *t)

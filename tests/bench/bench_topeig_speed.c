@@ -131,8 +131,9 @@ int main(int argc, char **argv)
         }
         for (int m = 0; m < SPX_TOPEIG_N_METHODS; m++) {
             for (int f32 = 0; f32 < 2; f32++) {
-                /* FD at d = 10,000 spends ~10 MFlop per row: a tenth of the buffer is plenty. */
-                size_t nn = (m == SPX_TOPEIG_FD && d >= 10000) ? n / 10 : n;
+                /* FD at d = 10,000 spends ~10 MFlop per row: a quarter of the buffer (6+ sketch
+                 * compressions) is plenty. */
+                size_t nn = (m == SPX_TOPEIG_FD && d >= 10000) ? n / 4 : n;
                 double rps = rows_per_sec((spx_topeig_method)m, d, nn, f32 ? NULL : a64,
                                           f32 ? a32 : NULL);
                 double ceiling = gbs * 1e9 / (double)(d * (f32 ? 4 : 8));
