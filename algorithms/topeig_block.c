@@ -32,7 +32,11 @@
  *    block noise (it contracts by 1/R per step), so averaging J of them cuts the squared error by
  *    about J: all rows contribute, not just the last block. Eigenvalues: the same average of the
  *    per-block Ritz values.
- *  - Block length: see auto_block_rows(). */
+ *  - Block length: see auto_block_rows().
+ *  - Known limits: the average is of unit vectors, so it needs a clear top direction per block
+ *    (R_block > 1); for k > 1 each vector is averaged on its own and the set re-orthonormalised,
+ *    which is poor when eigenvalues k and k+1 are close. Not random order: the light blocks are no
+ *    longer samples of A, and the ordering check in topeig.c raises the alarm. */
 #include "topeig_internal.h"
 
 #include <cblas.h>
@@ -50,6 +54,11 @@ static size_t group_rows(size_t d)
     return g < 1 ? 1 : g > 64 ? 64 : g;
 }
 
+/* First (POWER) or every (RANDORDER) block: max(256, 4d) rows. The averaged RANDORDER wants many
+ * blocks, each still in the linear regime (block noise below the gap). Measured at d = 200,
+ * n = 50,000, block 2d / 4d / 8d / 20d: R = 1.34: 0.972 / 0.985 / 0.988 / 0.773; R = 2.65: 0.9988 /
+ * 0.9990 / 0.9991 / 0.9986; z-scored spambase (n = 4,601, median of 5 orders) with 400 / 1600 /
+ * 4000-row blocks: 0.998 / 0.754 / 0.501 (too few blocks to average). */
 static uint64_t auto_block_rows(const spx_topeig *t)
 {
     uint64_t b = 4 * (uint64_t)t->d;
