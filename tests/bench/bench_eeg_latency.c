@@ -7,7 +7,7 @@
  * speed ratio, and whether both predicted the same labels.
  *
  * Windows: S001 run 14 (causally filtered 8-35 Hz, every 125 ms) and models trained on 1-s
- * windows after the cues of runs 6 and 10 when edflib and ../shared/data are there; otherwise
+ * windows after the cues of runs 6 and 10 when libbiosig and ../shared/data are there; otherwise
  * synthetic mixtures of Gaussian noise (say so in the output).
  *
  * Usage: bench_eeg_latency [--windows N] [--lag L] [--no-python]
@@ -31,7 +31,7 @@
 #include "testdata.h"
 #include "logreg.h"
 #include "riemann_mdm.h"
-#ifdef SPX_HAVE_EDFLIB
+#ifdef SPX_HAVE_BIOSIG
 #include "eeg_edf.h"
 #endif
 
@@ -92,7 +92,7 @@ static void synthetic(dataset *d, size_t n_test)
     d->real = 0;
 }
 
-#ifdef SPX_HAVE_EDFLIB
+#ifdef SPX_HAVE_BIOSIG
 static int real_data(dataset *d, size_t max_test)
 {
     double sos[6 * SPX_IIR_MAX_ORDER];
@@ -192,7 +192,7 @@ int main(int argc, char **argv)
         return 2;
     }
     dataset d = {0};
-#ifdef SPX_HAVE_EDFLIB
+#ifdef SPX_HAVE_BIOSIG
     if (real_data(&d, n_windows) != 0) {
         free_dataset(&d);
         memset(&d, 0, sizeof d);

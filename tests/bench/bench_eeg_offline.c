@@ -15,7 +15,7 @@
  * Usage: bench_eeg_offline [--subject S001] [--repeats 5] [--folds 5] [--inner-folds 3]
  *          [--acm-repeats 1] [--orders 1,2,3] [--lags 1,2,4] [--filter causal|zerophase]
  *          [--no-acm] [--online-only] [--seed 0] [--task ff|lr|both]
- * Needs edflib (SPX_HAVE_EDFLIB) and ../shared/data/eeg/eegmmidb. */
+ * Needs libbiosig (SPX_HAVE_BIOSIG) and ../shared/data/eeg/eegmmidb. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -29,10 +29,10 @@
 #include "iir_filter.h"
 #include "testdata.h"
 
-#ifndef SPX_HAVE_EDFLIB
+#ifndef SPX_HAVE_BIOSIG
 int main(void)
 {
-    fprintf(stderr, "bench_eeg_offline: built without edflib (SPX_HAVE_EDFLIB); nothing to do\n");
+    fprintf(stderr, "bench_eeg_offline: built without libbiosig (SPX_HAVE_BIOSIG); nothing to do\n");
     return 77;
 }
 #else

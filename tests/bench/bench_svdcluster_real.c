@@ -5,8 +5,8 @@
  * EEG: consecutive 1-second windows of PhysioNet EEGMMIDB S001 run 4 (64 channels x 160 samples at
  *   160 Hz; one block = 64 rows (channels) x 160 columns (samples), so a group shares one spatial
  *   basis). Each channel's mean over the run is removed first: the amplifier offsets would otherwise
- *   be one dominant direction shared by everything. Needs edflib (SPX_HAVE_EDFLIB); read through
- *   tests/bench/eeg_edf.h, which works around edflib 1.23 rejecting these files.
+ *   be one dominant direction shared by everything. Needs libbiosig (SPX_HAVE_BIOSIG); read through
+ *   tests/bench/eeg_edf.h.
  * ETTm1: consecutive days of the 15-minute series (69,680 x 7): one block = 96 rows (time of day)
  *   x 7 columns (variables), z-scored with the mean/std of the standard train rows [0, 34560), so
  *   a group shares one basis of daily profiles. Non-overlapping windows: overlapping ones would
@@ -22,8 +22,8 @@
 #include <string.h>
 #include <time.h>
 
-#ifdef SPX_HAVE_EDFLIB
-#include "eeg_edf.h" /* edflib loading shared with the EEG benches */
+#ifdef SPX_HAVE_BIOSIG
+#include "eeg_edf.h" /* libbiosig loading shared with the EEG benches */
 #endif
 
 #include "svdcluster.h"
@@ -160,7 +160,7 @@ static void report(const char *name, const blockset *bs, size_t r, double eps)
     spx_svdcluster_free(c);
 }
 
-#ifdef SPX_HAVE_EDFLIB
+#ifdef SPX_HAVE_BIOSIG
 static int load_eeg(blockset *bs, const char *path)
 {
     eeg_run run;
@@ -244,7 +244,7 @@ int main(void)
     if (!getenv("OPENBLAS_NUM_THREADS"))
         openblas_set_num_threads(1);
     char path[4096];
-#ifdef SPX_HAVE_EDFLIB
+#ifdef SPX_HAVE_BIOSIG
     if (spx_test_data_path(path, sizeof path, "eeg/eegmmidb/S001/S001R04.edf")) {
         blockset eeg;
         if (load_eeg(&eeg, path) == 0) {
@@ -260,7 +260,7 @@ int main(void)
         printf("EEG: skipped: no ../shared/data\n");
     }
 #else
-    printf("EEG: skipped: built without edflib\n");
+    printf("EEG: skipped: built without libbiosig\n");
 #endif
     if (spx_test_data_path(path, sizeof path, "forecast/ETTm1.csv")) {
         blockset ett;

@@ -1,19 +1,22 @@
-/* Loading EEGMMIDB runs with edflib for the EEG benchmark and the accuracy test (header-only so
- * both programs share it without a library). Only compiled where SPX_HAVE_EDFLIB is defined.
+/* Loading EEGMMIDB runs with libbiosig for the EEG benchmarks and tests (header-only so every
+ * program shares it without a library). Only compiled where SPX_HAVE_BIOSIG is defined.
+ *
+ * libbiosig reads the PhysioNet EDF+ files as they are (edflib 1.23 refuses them because their
+ * annotation signal carries a non-blank prefilter field) and turns the "EDF Annotations" signal off
+ * itself: the data are the 64 EEG channels and the annotations come back as its event table.
  *
  * A run: 64 channels x N samples, channel-major, in microvolts, and its EDF+ annotations T0/T1/T2
  * as (onset sample, duration in samples, code 0/1/2). */
 #ifndef SPX_EEG_EDF_H
 #define SPX_EEG_EDF_H
 
-#ifdef SPX_HAVE_EDFLIB
-#include <edflib.h>
+#ifdef SPX_HAVE_BIOSIG
+#include <biosig.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "iir_filter.h"
 
@@ -35,114 +38,76 @@ static inline void eeg_run_free(eeg_run *run)
     run->data = NULL;
 }
 
-/* Set when a file needed the prefilter work-around below. */
-static int eeg_edf_prefilter_workaround_used;
-
-/* edflib 1.23 rejects every EEGMMIDB file with EDFLIB_FILE_CONTAINS_FORMAT_ERRORS because the
- * "EDF Annotations" signal carries a prefilter text ("HP:0Hz LP:0Hz N:0Hz") where EDF+ wants
- * spaces (checked field by field: blanking that one field is enough). Rather than parse EDF here,
- * this opens a private temporary copy whose annotation-signal prefilter field is blanked; edflib
- * still does all the reading. The copy is unlinked as soon as edflib has it open. */
-static inline int eeg_edf_open(const char *path, struct edf_hdr_struct *hdr)
+static inline int eeg_edf_code(const char *desc)
 {
-    if (edfopen_file_readonly(path, hdr, EDFLIB_READ_ANNOTATIONS) == 0)
+    if (!desc)
+        return -1;
+    if (strcmp(desc, "T0") == 0)
         return 0;
-    if (hdr->filetype != EDFLIB_FILE_CONTAINS_FORMAT_ERRORS)
-        return -1;
-    FILE *in = fopen(path, "rb");
-    if (!in)
-        return -1;
-    char tmpl[] = "/tmp/spx_eeg_XXXXXX";
-    int fd = mkstemp(tmpl);
-    FILE *out = fd >= 0 ? fdopen(fd, "w+b") : NULL;
-    char head[256];
-    int ok = out && fread(head, 1, 256, in) == 256;
-    long ns = 0;
-    if (ok) {
-        char num[5] = {head[252], head[253], head[254], head[255], 0};
-        ns = strtol(num, NULL, 10);
-        ok = ns > 0 && ns <= EDFLIB_MAXSIGNALS;
-    }
-    char *sig = ok ? malloc((size_t)ns * 256) : NULL;
-    ok = ok && sig && fread(sig, 1, (size_t)ns * 256, in) == (size_t)ns * 256;
-    if (ok) {
-        const size_t prefilter_at = (size_t)ns * (16 + 80 + 8 + 8 + 8 + 8 + 8);
-        for (long i = 0; i < ns; i++)
-            if (memcmp(sig + i * 16, "EDF Annotations ", 16) == 0)
-                memset(sig + prefilter_at + (size_t)i * 80, ' ', 80);
-        ok = fwrite(head, 1, 256, out) == 256 &&
-             fwrite(sig, 1, (size_t)ns * 256, out) == (size_t)ns * 256;
-        char buf[1 << 16];
-        size_t got;
-        while (ok && (got = fread(buf, 1, sizeof buf, in)) > 0)
-            ok = fwrite(buf, 1, got, out) == got;
-        ok = ok && fflush(out) == 0;
-    }
-    free(sig);
-    fclose(in);
-    if (out)
-        fclose(out);
-    else if (fd >= 0)
-        close(fd);
-    int rc = ok && edfopen_file_readonly(tmpl, hdr, EDFLIB_READ_ANNOTATIONS) == 0 ? 0 : -1;
-    if (fd >= 0)
-        unlink(tmpl);
-    if (rc == 0)
-        eeg_edf_prefilter_workaround_used = 1;
-    return rc;
+    if (strcmp(desc, "T1") == 0)
+        return 1;
+    if (strcmp(desc, "T2") == 0)
+        return 2;
+    return -1;
 }
 
 static inline int eeg_run_load(const char *path, eeg_run *run)
 {
     memset(run, 0, sizeof *run);
-    struct edf_hdr_struct hdr;
-    if (eeg_edf_open(path, &hdr) != 0) {
-        fprintf(stderr, "%s: edflib error %d\n", path, hdr.filetype);
+    HDRTYPE *hdr = sopen(path, "r", NULL);
+    if (!hdr || serror2(hdr)) {
+        fprintf(stderr, "%s: libbiosig cannot open it\n", path);
+        if (hdr) {
+            sclose(hdr);
+            destructHDR(hdr);
+        }
         return -1;
     }
-    int h = hdr.handle;
-    size_t C = (size_t)hdr.edfsignals, N = (size_t)hdr.signalparam[0].smp_in_file;
-    for (size_t c = 1; c < C; c++)
-        if ((size_t)hdr.signalparam[c].smp_in_file != N) {
-            fprintf(stderr, "%s: channels of different lengths\n", path);
-            edfclose_file(h);
-            return -1;
-        }
-    run->channels = C;
-    run->samples = N;
-    run->fs = (double)hdr.signalparam[0].smp_in_datarecord * (double)EDFLIB_TIME_DIMENSION /
-              (double)hdr.datarecord_duration;
-    run->data = malloc(C * N * sizeof *run->data);
-    if (!run->data) {
-        edfclose_file(h);
-        return -1;
+    long channels = biosig_get_number_of_channels(hdr);
+    double fs = biosig_get_samplerate(hdr);
+    size_t records = hdr->NRec > 0 ? (size_t)hdr->NRec : 0;
+    size_t samples = records * hdr->SPR;
+    /* Channels of one rate only: with mixed rates biosig resamples to the common SPR. */
+    int ok = channels > 0 && fs > 0 && samples > 0;
+    for (uint16_t k = 0; ok && k < hdr->NS; k++)
+        if (hdr->CHANNEL[k].OnOff)
+            ok = hdr->CHANNEL[k].SPR == hdr->SPR;
+    /* Column-based channels (the default): the block is samples x channels in column-major
+     * order, so each channel is contiguous: block[c * samples + t], the layout of eeg_run. */
+    hdr->FLAG.ROW_BASED_CHANNELS = 0;
+    if (ok && sread(NULL, 0, records, hdr) != records) {
+        fprintf(stderr, "%s: short read\n", path);
+        ok = 0;
     }
-    for (size_t c = 0; c < C; c++)
-        if (edfread_physical_samples(h, (int)c, (int)N, run->data + c * N) != (int)N) {
-            fprintf(stderr, "%s: short read on channel %zu\n", path, c);
-            edfclose_file(h);
-            eeg_run_free(run);
-            return -1;
-        }
-    for (long long i = 0; i < hdr.annotations_in_file && run->n_events < EEG_MAX_EVENTS; i++) {
-        struct edf_annotation_struct a;
-        if (edf_get_annotation(h, (int)i, &a) != 0)
-            continue;
-        int code = -1;
-        if (strcmp(a.annotation, "T0") == 0) code = 0;
-        else if (strcmp(a.annotation, "T1") == 0) code = 1;
-        else if (strcmp(a.annotation, "T2") == 0) code = 2;
+    if (ok && (hdr->data.size[0] != samples || hdr->data.size[1] != (size_t)channels))
+        ok = 0;
+    if (ok) {
+        run->channels = (size_t)channels;
+        run->samples = samples;
+        run->fs = fs;
+        run->data = malloc(run->channels * samples * sizeof *run->data);
+        ok = run->data != NULL;
+    }
+    if (ok)
+        memcpy(run->data, hdr->data.block, run->channels * samples * sizeof *run->data);
+    double event_rate = hdr->EVENT.SampleRate > 0 ? hdr->EVENT.SampleRate : fs;
+    for (size_t i = 0; ok && i < hdr->EVENT.N && run->n_events < EEG_MAX_EVENTS; i++) {
+        int code = eeg_edf_code(GetEventDescription(hdr, i));
         if (code < 0)
             continue;
-        double onset_s = (double)a.onset / (double)EDFLIB_TIME_DIMENSION;
-        double dur_s = a.duration_l > 0 ? (double)a.duration_l / (double)EDFLIB_TIME_DIMENSION
-                                        : atof(a.duration);
-        run->onset[run->n_events] = (uint64_t)llround(onset_s * run->fs);
-        run->duration[run->n_events] = (uint64_t)llround(dur_s * run->fs);
+        run->onset[run->n_events] = (uint64_t)llround(hdr->EVENT.POS[i] * fs / event_rate);
+        run->duration[run->n_events] =
+            hdr->EVENT.DUR ? (uint64_t)llround(hdr->EVENT.DUR[i] * fs / event_rate) : 0;
         run->code[run->n_events] = code;
         run->n_events++;
     }
-    edfclose_file(h);
+    sclose(hdr);
+    destructHDR(hdr);
+    if (!ok) {
+        fprintf(stderr, "%s: not a recording of equally sampled channels\n", path);
+        eeg_run_free(run);
+        return -1;
+    }
     return 0;
 }
 
@@ -197,5 +162,5 @@ static inline size_t eeg_run_epochs(const eeg_run *run, int64_t offset, size_t l
     }
     return count;
 }
-#endif /* SPX_HAVE_EDFLIB */
+#endif /* SPX_HAVE_BIOSIG */
 #endif

@@ -7,8 +7,8 @@
  * Setting: 8-35 Hz Butterworth order 4, zero-phase; epochs 0-3 s after the T1/T2 cues; stratified
  * 5-fold CV repeated 3 times (seeds 0, 1, 2).
  *
- * Reading EDF needs edflib: this file is compiled with SPX_HAVE_EDFLIB only where the build links
- * edflib into the unit tests; otherwise its single test reports a skip. */
+ * Reading EDF needs libbiosig: this file is compiled with SPX_HAVE_BIOSIG only where the build links
+ * libbiosig into the unit tests; otherwise its single test reports a skip. */
 #include <criterion/criterion.h>
 
 #include <stdlib.h>
@@ -16,10 +16,10 @@
 
 #include "testdata.h"
 
-#ifndef SPX_HAVE_EDFLIB
-Test(eeg_accuracy, needs_edflib)
+#ifndef SPX_HAVE_BIOSIG
+Test(eeg_accuracy, needs_biosig)
 {
-    cr_skip_test("skipped: unit tests built without edflib (SPX_HAVE_EDFLIB)");
+    cr_skip_test("skipped: unit tests built without libbiosig (SPX_HAVE_BIOSIG)");
 }
 #else
 #include "../../bench/eeg_edf.h"
