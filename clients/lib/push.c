@@ -271,6 +271,10 @@ int spectra_push_block(spectra_client *c, const char *stream, spectra_dtype dtyp
 
 int spectra_push_end(spectra_client *c, const char *stream, spectra_kind kind, size_t dim)
 {
+    /* shape [0, dim] would name a blocks stream of 0 rows, which the daemon refuses. */
+    if (c && kind == SPECTRA_BLOCKS)
+        return spectra__fail(c, SPECTRA_EINVAL, "push_end: a blocks stream is ended by setting "
+                                                "end on its last block");
     spectra_ingest m = {0};
     m.stream = stream;
     m.kind = kind;

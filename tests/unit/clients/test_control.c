@@ -573,6 +573,9 @@ Test(ingest, frames_and_sequence_numbers)
     cr_assert_eq(spectra_next_seq(c, "t"), 2);
     cr_assert_eq(spectra_push_rows(c, "s", SPECTRA_F64, NULL, 1, 3), SPECTRA_EINVAL);
     cr_assert_eq(spectra_next_seq(c, "s"), 4, "a refused message takes no number");
+    cr_assert_eq(spectra_push_end(c, "b", SPECTRA_BLOCKS, 8), SPECTRA_EINVAL,
+                 "a blocks stream ends with its last block");
+    cr_assert(strstr(spectra_last_error(c), "last block") != NULL, "%s", spectra_last_error(c));
 
     struct {
         const char *stream;
