@@ -193,8 +193,9 @@ spx_job *spx_pipeline_take_job(spx_pipeline *p, size_t max_inputs, double now)
     return job;
 }
 
-/* Packs the result body of protocol section 2. Worker thread. */
-static int pack_body(spx_job *job)
+/* Packs the result body of protocol section 2. Worker thread. `extra` inputs of the current input are
+ * counted on top of the applied ones (publishing from inside an update). */
+static int pack_body_at(spx_job *job, uint64_t extra, double t_in)
 {
     spx_pipeline *p = job->p;
     spx_pipeline_work *w = &p->work;
@@ -222,8 +223,8 @@ static int pack_body(spx_job *job)
     spx_pack_key_cstr(&pk, "algo", p->ops->algo);
     spx_pack_key_uint(&pk, "seq", w->stats.published + 1);
     spx_pack_key_uint(&pk, "input_seq", w->stats.input_seq);
-    spx_pack_key_uint(&pk, "count", w->stats.count);
-    spx_pack_key_double(&pk, "t_in", w->t_in);
+    spx_pack_key_uint(&pk, "count", w->stats.count + extra);
+    spx_pack_key_double(&pk, "t_in", t_in);
     spx_pack_key_double(&pk, "t_pub", now);
     spx_pack_cstr(&pk, "result");
     if (p->ops->result(p->state, &pk) != 0) {
@@ -284,28 +285,59 @@ static void run_command(spx_pipeline *p, spx_command *c)
     msgpack_unpacked_destroy(&args);
 }
 
+static int pack_body(spx_job *job) { return pack_body_at(job, 0, job->p->work.t_in); }
+
+/* What an adapter's update reaches through spx_input.publish. */
+typedef struct publish_ctx {
+    spx_job *job;
+    uint64_t applied_at_last;  /* rows of the current input counted by the last publish */
+    bool published;
+} publish_ctx;
+
+static int publish_from_update(void *ctx, uint32_t applied, double t)
+{
+    publish_ctx *pc = ctx;
+    if (pack_body_at(pc->job, applied, t) != 0)
+        return -1;
+    pc->applied_at_last = applied;
+    pc->published = true;
+    return 0;
+}
+
 void spx_job_run(spx_job *job)
 {
     spx_pipeline *p = job->p;
     spx_pipeline_work *w = &p->work;
     for (size_t i = 0; i < job->n_inputs; i++) {
-        const spx_input *in = &job->inputs[i]->in;
+        /* A per-pipeline copy of the shared input, carrying this job's publish hook. */
+        spx_input in = job->inputs[i]->in;
+        publish_ctx pc = {.job = job};
+        in.publish = publish_from_update;
+        in.publish_ctx = &pc;
+        w->stats.input_seq = in.seq;
         double t0 = monotonic_seconds();
-        int rc = p->ops->update(p->state, in, w->last_error, sizeof w->last_error);
+        int rc = p->ops->update(p->state, &in, w->last_error, sizeof w->last_error);
         w->stats.update_seconds += monotonic_seconds() - t0;
-        w->stats.input_seq = in->seq;
         if (rc != 0) {
             w->stats.errors++;
             job->failed++;
             continue;
         }
         w->stats.updates++;
-        uint64_t units = in->kind == SPX_KIND_BLOCKS ? 1 : in->n;
+        uint64_t units = in.kind == SPX_KIND_BLOCKS ? 1 : in.n;
         w->stats.count += units;
-        w->count_since_publish += units;
-        w->t_in = in->t;
-        w->dirty = true;
-        if ((p->policy.every && w->count_since_publish >= p->policy.every) || in->end)
+        w->t_in = in.t;
+        if (pc.published) {   /* only what came after the update's own last publish is new */
+            uint64_t rest = units > pc.applied_at_last ? units - pc.applied_at_last : 0;
+            w->count_since_publish = rest;
+            w->dirty = rest > 0;
+        } else {
+            w->count_since_publish += units;
+            w->dirty = true;
+        }
+        const spx_input *inp = &in;
+        if ((p->policy.every && w->count_since_publish >= p->policy.every) ||
+            (inp->end && w->dirty))
             pack_body(job);
     }
     if (w->dirty && (job->force_publish || interval_due(p, spx_now())))

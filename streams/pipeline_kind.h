@@ -39,6 +39,14 @@ typedef struct spx_input {
     const char *block_id;      /* blocks; "" when absent */
     int end;                   /* end-of-stream marker */
     uint64_t seq;              /* stream-local message number, 1-based */
+
+    /* Publishing from inside an update, for pipelines with one result per window or per sample
+     * (several per input): publish(publish_ctx, applied, t) packs a result body from the state as it
+     * is now, with `applied` rows/samples of this input counted and `t` as its input time (e.g. the
+     * window's end). Returns 0 or -1. Set by the pipeline runner for each update; NULL elsewhere.
+     * The publish policy then only counts what was applied after the last such publish. */
+    int (*publish)(void *publish_ctx, uint32_t applied, double t);
+    void *publish_ctx;
 } spx_input;
 
 typedef struct spx_param {

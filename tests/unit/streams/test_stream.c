@@ -385,3 +385,65 @@ Test(pipeline, detach_while_busy_defers_the_free_to_the_job)
     cr_assert_eq(*spx_registry_bytes_held(r), 0);
     spx_registry_free(r);
 }
+
+/* ---- publishing from inside an update -------------------------------------------------------- */
+
+/* Publishes one body per `every_rows` rows from inside update, like a per-window pipeline. */
+static int windowed_update(void *state, const spx_input *in, char *err, size_t errlen)
+{
+    fake_state *f = state;
+    const double *x = in->data;
+    for (uint32_t r = 0; r < in->n; r++) {
+        f->sum += x[r];
+        f->rows++;
+        if (f->rows % 4 == 0 && in->publish(in->publish_ctx, r + 1, 100.0 + (double)f->rows) != 0) {
+            snprintf(err, errlen, "publish failed");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const spx_pipeline_ops windowed_ops = {
+    .algo = "windowed", .summary = "test", .kinds = SPX_KIND_ROWS,
+    .create = fake_create, .update = windowed_update, .result = fake_result,
+    .destroy = fake_destroy,
+};
+
+Test(pipeline, update_can_publish_one_body_per_window)
+{
+    spx_registry *r = spx_registry_new();
+    spx_stream *s;
+    char err[256];
+    spx_registry_create(r, "s", SPX_KIND_ROWS, 1, 0, NULL, 0, &s, err, sizeof err);
+    spx_stream_info info;
+    spx_stream_get_info(s, &info);
+    spx_pipeline *p;
+    cr_assert_eq(spx_pipeline_create(&p, "s", &info, "w", &windowed_ops, NULL, 0,
+                                     (spx_publish_policy){.every = 0, .interval_ms = 0}, err,
+                                     sizeof err), SPX_OK);
+    cr_assert_eq(spx_stream_attach(s, p, err, sizeof err), SPX_OK);
+    double x[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    push_rows(r, s, x, 10, 0);   /* windows end at rows 4 and 8 */
+    push_rows(r, s, x, 6, 0);    /* rows 11..16: a window ends at 12 and 16 */
+    spx_job *job = spx_pipeline_take_job(p, 8, spx_now());
+    spx_job_run(job);
+    cr_assert_eq(job->n_bodies, 4, "one body per window, none from the (empty) policy");
+    double counts[4] = {4, 8, 12, 16}, sums[4] = {4, 8, 12, 16};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_float_eq(body_double(job->bodies[i], job->body_lens[i], "count"), counts[i], 0);
+        cr_assert_float_eq(body_double(job->bodies[i], job->body_lens[i], "sum"), sums[i], 0);
+        cr_assert_float_eq(body_double(job->bodies[i], job->body_lens[i], "t_in"), 100 + counts[i],
+                           0, "t_in is the window's time");
+        cr_assert_float_eq(body_double(job->bodies[i], job->body_lens[i], "seq"), i + 1, 0);
+    }
+    spx_job_finish(job);
+    spx_job_free(job);
+    cr_assert_eq(p->stats.count, 16);
+    cr_assert_eq(p->stats.published, 4);
+    cr_assert_not(p->work.dirty, "the last window covered every row");
+    push_rows(r, s, x, 2, 0);    /* rows 17, 18: no window ends */
+    drain(p, spx_now());
+    cr_assert(p->work.dirty, "rows after the last window are unpublished");
+    spx_registry_free(r);
+}
