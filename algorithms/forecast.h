@@ -129,6 +129,10 @@ int spx_forecast_update_f32(spx_forecast *f, const float *samples, size_t n);
 
 void spx_forecast_result_get(const spx_forecast *f, spx_forecast_result *out);
 
+/* The parameters in use: those given to create with the defaults resolved (warmup) and what the
+ * method overrides (RLS_RAW: norm NONE, no scale). */
+void spx_forecast_params_get(const spx_forecast *f, spx_forecast_params *out);
+
 /* The OrthoTrans basis in use: L x r row-major (column k = component k, descending), or NULL
  * before the warm-up fit and for the baselines. eigenvalues: r values (may be NULL). */
 const double *spx_forecast_basis(const spx_forecast *f, size_t *lookback, size_t *rank,

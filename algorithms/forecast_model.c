@@ -830,6 +830,8 @@ void spx_forecast_result_get(const spx_forecast *f, spx_forecast_result *out)
     out->metrics.mae_step = f->mae_step;
 }
 
+void spx_forecast_params_get(const spx_forecast *f, spx_forecast_params *out) { *out = f->p; }
+
 const double *spx_forecast_basis(const spx_forecast *f, size_t *lookback, size_t *rank,
                                  const double **eigenvalues)
 {

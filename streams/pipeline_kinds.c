@@ -11,11 +11,13 @@
 extern const spx_pipeline_ops spx_topeig_ops;
 extern const spx_pipeline_ops spx_isvd_ops;
 extern const spx_pipeline_ops spx_svdcluster_ops;
+extern const spx_pipeline_ops spx_forecast_ops;
 
 static const spx_pipeline_ops *const g_kinds[] = {
     &spx_topeig_ops,
     &spx_isvd_ops,
     &spx_svdcluster_ops,
+    &spx_forecast_ops,
     NULL,
 };
 
