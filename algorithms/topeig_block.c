@@ -6,10 +6,12 @@
  *   Ritz:  T = W Theta W^T (descending), Theta / rows = per-row Ritz values (eigenvalue and gap
  *          estimates; Z does not depend on the block's rows, so they are unbiased in random order);
  *   step:  Z <- orth(S W), i.e. one power step applied to the Ritz vectors.
- * Rows arrive in groups of `group` rows that never straddle a block end, so each group is two
- * GEMMs (Y = X Z, S += X^T Y) plus T += Y^T Y; a group split across calls is gathered in a staging
- * buffer first. Group and block boundaries depend only on row counts, so the result does not
- * depend on how the caller batches rows.
+ * With p <= 4 (the default p = 3) rows are taken one at a time by fused kernels (y = Z^T x with the
+ * row's norm in its first read, S += x y^T in its second). With more columns rows arrive in groups
+ * of `group` rows that never straddle a block end, so each group is two GEMMs (Y = X Z,
+ * S += X^T Y) plus T += Y^T Y; a group split across calls is gathered in a staging buffer first.
+ * Group and block boundaries depend only on row counts, so the result does not depend on how the
+ * caller batches rows.
  *
  * RANDORDER design (after Kacham & Woodruff, NeurIPS 2024; the details are ours and measured):
  *  - Heavy rows: ||x||^2 >= F_t^2 / (heavy_factor d log2(2d)), F_t the running Frobenius norm
@@ -166,10 +168,25 @@ static int block_init(spx_topeig *t)
     return 0;
 }
 
-/* Accumulates m light rows (row-major, contiguous) into S and T. */
+/* Accumulates m light rows (row-major, contiguous) into S and T. Up to 4 columns row by row with
+ * the fused kernels (faster than 3-column GEMMs), more with GEMMs. */
 static void accumulate_light(spx_topeig *t, const double *x, size_t m)
 {
     spx_topeig_block *b = &t->blk;
+    if (b->p <= 4) {
+        const size_t d = t->d, p = b->p;
+        double y[4];
+        for (size_t r = 0; r < m; r++) {
+            const double *xr = x + r * d;
+            spx_topeig_project_small(xr, b->Z, d, p, y);
+            spx_topeig_rank_update_small(b->S, xr, y, d, p);
+            for (size_t i = 0; i < p; i++)
+                for (size_t j = 0; j < p; j++)
+                    b->T[i + j * p] += y[i] * y[j];
+        }
+        b->block_light += m;
+        return;
+    }
     const int d = (int)t->d, p = (int)b->p, mm = (int)m;
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, mm, p, d, 1.0, x, d, b->Z, d, 0.0, b->Y,
                 mm);
@@ -376,10 +393,36 @@ static size_t next_group_len(const spx_topeig_block *b)
     return left < b->group ? (size_t)left : b->group;
 }
 
+/* p <= 4: one row at a time, no groups. The row's first read (from memory) gives y = Z^T x with
+ * its norm and ordering statistic, the second (from L1) the update S += x y^T. */
+static void small_row(spx_topeig *t, const double *x)
+{
+    spx_topeig_block *b = &t->blk;
+    const size_t d = t->d, p = b->p;
+    double y[4], xr, xx;
+    spx_topeig_project_small_ex(x, b->Z, t->order.ref, d, p, y, &xr, &xx);
+    spx_topeig_row_seen(t, xx, xr);
+    if (!(t->p.method == SPX_TOPEIG_RANDORDER && xx > 0.0 && xx >= heavy_threshold(t) &&
+          heavy_insert(t, x, xx))) {
+        spx_topeig_rank_update_small(b->S, x, y, d, p);
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = 0; j < p; j++)
+                b->T[i + j * p] += y[i] * y[j];
+        b->block_light++;
+    }
+    if (++b->block_rows == b->block_target)
+        block_end(t);
+}
+
 static void block_update_f64(spx_topeig *t, const double *rows, size_t n)
 {
     spx_topeig_block *b = &t->blk;
     const size_t d = t->d;
+    if (b->p <= 4) {
+        for (size_t r = 0; r < n; r++)
+            small_row(t, rows + r * d);
+        return;
+    }
     while (n > 0) {
         size_t want = next_group_len(b);
         if (b->staged == 0 && n >= want) {
@@ -406,6 +449,16 @@ static void block_update_f32(spx_topeig *t, const float *rows, size_t n)
 {
     spx_topeig_block *b = &t->blk;
     const size_t d = t->d;
+    if (b->p <= 4) {
+        /* Widened into the staging buffer's first row; as the f64 path from there. */
+        for (size_t r = 0; r < n; r++) {
+            const float *x = rows + r * d;
+            for (size_t i = 0; i < d; i++)
+                b->stage[i] = x[i];
+            small_row(t, b->stage);
+        }
+        return;
+    }
     while (n > 0) {
         size_t want = next_group_len(b);
         size_t take = want - b->staged < n ? want - b->staged : n;

@@ -23,6 +23,12 @@ double spx_topeig_dot2_norm_f64(const double *x, const double *w, const double *
                                 double *xr, double *xx);
 double spx_topeig_dot2_norm_f32(const float *x, const double *w, const double *r, size_t d,
                                 double *xr, double *xx);
+/* For p <= 4 columns (column-major d x p): y = Z^T x, and S += x y^T. */
+void spx_topeig_project_small(const double *x, const double *Z, size_t d, size_t p, double *y);
+void spx_topeig_rank_update_small(double *S, const double *x, const double *y, size_t d, size_t p);
+/* y = Z^T x, *xr = <x, r>, *xx = ||x||^2 in one read of x (p <= 4). */
+void spx_topeig_project_small_ex(const double *x, const double *Z, const double *r, size_t d,
+                                 size_t p, double *y, double *xr, double *xx);
 /* w += c x */
 void spx_topeig_axpy_f64(double *w, double c, const double *x, size_t d);
 void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d);

@@ -127,3 +127,133 @@ CLONES double spx_topeig_dot2_norm_f32(const float *x, const double *w, const do
 CLONES void spx_topeig_axpy_f64(double *w, double c, const double *x, size_t d) { AXPY_BODY(LOAD_D) }
 
 CLONES void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d) { AXPY_BODY(LOAD_F) }
+
+/* Block methods with few columns (p <= 4, the default p = 3): per row, y = Z^T x in one read of x
+ * and S += x y^T in a second, the p columns of Z and S staying in cache. A GEMM with 3 columns
+ * runs far below the machine's peak, so this is ~4x faster than the two skinny GEMMs per group.
+ * P is a compile-time constant in each instance and the column loops are unrolled explicitly
+ * (without it GCC -O2 keeps the accumulators on the stack: 3x slower). */
+#define PROJ_BODY(P)                                                                             \
+    v4d acc[P];                                                                                  \
+    double tail[P];                                                                              \
+    _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++) {                                   \
+        acc[j] = (v4d){0, 0, 0, 0};                                                              \
+        tail[j] = 0.0;                                                                           \
+    }                                                                                            \
+    size_t i = 0;                                                                                \
+    for (; i + 4 <= d; i += 4) {                                                                 \
+        v4d a, z;                                                                                \
+        LOAD_D(a, x + i);                                                                        \
+        _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++) {                               \
+            LOAD_D(z, Z + j * d + i);                                                            \
+            acc[j] += a * z;                                                                     \
+        }                                                                                        \
+    }                                                                                            \
+    for (; i < d; i++)                                                                           \
+        _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                 \
+            tail[j] += x[i] * Z[j * d + i];                                                      \
+    _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                     \
+        y[j] = ((acc[j][0] + acc[j][2]) + (acc[j][1] + acc[j][3])) + tail[j];
+
+#define RANK_BODY(P)                                                                             \
+    v4d yv[P];                                                                                   \
+    _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                     \
+        yv[j] = (v4d){y[j], y[j], y[j], y[j]};                                                   \
+    size_t i = 0;                                                                                \
+    for (; i + 4 <= d; i += 4) {                                                                 \
+        v4d a, s;                                                                                \
+        LOAD_D(a, x + i);                                                                        \
+        _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++) {                               \
+            LOAD_D(s, S + j * d + i);                                                            \
+            s += yv[j] * a;                                                                      \
+            STORE_D(S + j * d + i, s);                                                           \
+        }                                                                                        \
+    }                                                                                            \
+    for (; i < d; i++)                                                                           \
+        _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                 \
+            S[j * d + i] += y[j] * x[i];
+
+/* PROJ_BODY plus <x, r> and ||x||^2 in the same read of x (a row's first touch). */
+#define PROJ_EX_BODY(P, LOAD, XT)                                                                \
+    v4d acc[P], ar = {0, 0, 0, 0}, aq = ar;                                                      \
+    double tail[P], tr = 0.0, tq = 0.0;                                                          \
+    _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++) {                                   \
+        acc[j] = (v4d){0, 0, 0, 0};                                                              \
+        tail[j] = 0.0;                                                                           \
+    }                                                                                            \
+    const size_t ahead = d < 512 ? 512 : d;                                                      \
+    size_t i = 0;                                                                                \
+    for (; i + 4 <= d; i += 4) {                                                                 \
+        v4d a, z;                                                                                \
+        __builtin_prefetch(x + ahead + i);                                                       \
+        LOAD(a, x + i);                                                                          \
+        _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++) {                               \
+            LOAD_D(z, Z + j * d + i);                                                            \
+            acc[j] += a * z;                                                                     \
+        }                                                                                        \
+        LOAD_D(z, r + i);                                                                        \
+        ar += a * z;                                                                             \
+        aq += a * a;                                                                             \
+    }                                                                                            \
+    for (; i < d; i++) {                                                                         \
+        double xi = (XT)x[i];                                                                    \
+        _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                 \
+            tail[j] += xi * Z[j * d + i];                                                        \
+        tr += xi * r[i];                                                                         \
+        tq += xi * xi;                                                                           \
+    }                                                                                            \
+    _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                     \
+        y[j] = ((acc[j][0] + acc[j][2]) + (acc[j][1] + acc[j][3])) + tail[j];                    \
+    *xr = ((ar[0] + ar[2]) + (ar[1] + ar[3])) + tr;                                              \
+    *xx = ((aq[0] + aq[2]) + (aq[1] + aq[3])) + tq;
+
+#define DEFINE_PROJ_RANK(P)                                                                      \
+    CLONES static void proj_##P(const double *x, const double *Z, size_t d, double *y)           \
+    {                                                                                            \
+        PROJ_BODY(P)                                                                             \
+    }                                                                                            \
+    CLONES static void projx_##P(const double *x, const double *Z, const double *r, size_t d,    \
+                                 double *y, double *xr, double *xx)                              \
+    {                                                                                            \
+        PROJ_EX_BODY(P, LOAD_D, double)                                                          \
+    }                                                                                            \
+    CLONES static void rank_##P(double *S, const double *x, const double *y, size_t d)           \
+    {                                                                                            \
+        RANK_BODY(P)                                                                             \
+    }
+
+DEFINE_PROJ_RANK(1)
+DEFINE_PROJ_RANK(2)
+DEFINE_PROJ_RANK(3)
+DEFINE_PROJ_RANK(4)
+
+void spx_topeig_project_small(const double *x, const double *Z, size_t d, size_t p, double *y)
+{
+    switch (p) {
+    case 1: proj_1(x, Z, d, y); break;
+    case 2: proj_2(x, Z, d, y); break;
+    case 3: proj_3(x, Z, d, y); break;
+    default: proj_4(x, Z, d, y); break;
+    }
+}
+
+void spx_topeig_project_small_ex(const double *x, const double *Z, const double *r, size_t d,
+                                 size_t p, double *y, double *xr, double *xx)
+{
+    switch (p) {
+    case 1: projx_1(x, Z, r, d, y, xr, xx); break;
+    case 2: projx_2(x, Z, r, d, y, xr, xx); break;
+    case 3: projx_3(x, Z, r, d, y, xr, xx); break;
+    default: projx_4(x, Z, r, d, y, xr, xx); break;
+    }
+}
+
+void spx_topeig_rank_update_small(double *S, const double *x, const double *y, size_t d, size_t p)
+{
+    switch (p) {
+    case 1: rank_1(S, x, y, d); break;
+    case 2: rank_2(S, x, y, d); break;
+    case 3: rank_3(S, x, y, d); break;
+    default: rank_4(S, x, y, d); break;
+    }
+}

@@ -387,6 +387,12 @@ Test(push_formats, isvd_k400_blocks_raw_and_npy, .timeout = 300)
 
     spx_daemon_proc d;
     spx_daemon_start(&d, NULL);
+    /* A batch pipeline re-clusters every block when the end marker arrives. */
+    const char *create[] = {"create", "isvd", "--kind", "blocks", "--dim", "128", NULL};
+    cr_assert_eq(run_cli(&d, create, NULL, 0), 0);
+    const char *attach[] = {"attach", "isvd", "sc", "svdcluster", "--every", "0",
+                            "--interval-ms", "0", NULL};
+    cr_assert_eq(run_cli(&d, attach, NULL, 0), 0);
     const char *push_raw[] = {"push", "isvd", raw, "--kind", "blocks", "--block-shape", "128x8",
                               "--end", "--wait", NULL};
     cr_assert_eq(run_cli(&d, push_raw, NULL, 0), 0);
@@ -398,6 +404,16 @@ Test(push_formats, isvd_k400_blocks_raw_and_npy, .timeout = 300)
     listed l = list_stream(&d, "isvd");
     cr_assert_str_eq(l.kind, "blocks");
     cr_assert_eq(l.dim, K400_M, "a blocks stream's dimension is the rows of every block");
+    msgpack_unpacked r;
+    cr_assert_eq(spx_ctl_simple(&d, "get", "isvd", "sc", &r), 0);
+    char code[64];
+    cr_assert(spx_reply_ok(&r, code, sizeof code), "get: %s", code);
+    const char *const p_count[] = {"result", "count", NULL};
+    cr_assert_eq(spx_reply_number(&r.data, p_count), K400_BLOCKS);
+    const char *const p_batch[] = {"result", "result", "batch", "blocks", NULL};
+    cr_assert_eq(spx_reply_number(&r.data, p_batch), K400_BLOCKS,
+                 "the end marker on the last block started the batch re-clustering");
+    msgpack_unpacked_destroy(&r);
 
     const char *push_npy[] = {"push", "isvd_npy", npy, "--id-prefix", "b", "--dtype", "f32",
                               "--wait", NULL};
