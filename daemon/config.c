@@ -28,8 +28,19 @@ void spx_config_defaults(spx_config *c)
 typedef struct parse_ctx {
     spx_config *c;
     char err[512];
-    int lineno_hint;
+    FILE *f;
+    int lineno;                /* line being parsed: inih reads through line_reader */
 } parse_ctx;
+
+/* inih's reader hook, counting lines so declarations can name theirs in later messages. */
+static char *line_reader(char *str, int num, void *stream)
+{
+    parse_ctx *ctx = stream;
+    char *line = fgets(str, num, ctx->f);
+    if (line)
+        ctx->lineno++;
+    return line;
+}
 
 static int parse_size(const char *v, size_t *out)
 {
@@ -72,6 +83,11 @@ static int parse_uint(const char *v, uint64_t max, uint64_t *out)
     return 0;
 }
 
+static int endpoint_ok(const char *ep)
+{
+    return !strncmp(ep, "tcp://", 6) || !strncmp(ep, "ipc://", 6) || !strncmp(ep, "inproc://", 9);
+}
+
 #define FAIL(...) do { snprintf(ctx->err, sizeof ctx->err, __VA_ARGS__); return 0; } while (0)
 
 static int daemon_key(parse_ctx *ctx, const char *name, const char *value)
@@ -83,6 +99,8 @@ static int daemon_key(parse_ctx *ctx, const char *name, const char *value)
                                                                                    : c->control;
         if (strlen(value) >= SPX_ENDPOINT_MAX)
             FAIL("%s: endpoint too long", name);
+        if (!endpoint_ok(value))
+            FAIL("%s = %s: expected tcp://HOST:PORT or ipc://PATH", name, value);
         snprintf(dst, SPX_ENDPOINT_MAX, "%s", value);
     } else if (!strcmp(name, "state_dir")) {
         snprintf(c->state_dir, sizeof c->state_dir, "%s", value);
@@ -130,6 +148,7 @@ static int stream_key(parse_ctx *ctx, const char *stream, const char *name, cons
             FAIL("[stream %s]: name must be 1-64 characters", stream);
         s = &c->streams[c->n_streams++];
         snprintf(s->name, sizeof s->name, "%s", stream);
+        s->line = ctx->lineno;
     }
     uint64_t u;
     if (!strcmp(name, "kind")) {
@@ -168,6 +187,7 @@ static int pipeline_key(parse_ctx *ctx, const char *section, const char *name, c
         p = &c->pipelines[c->n_pipelines++];
         snprintf(p->stream, sizeof p->stream, "%.*s", (int)(dot - section), section);
         snprintf(p->name, sizeof p->name, "%s", dot + 1);
+        p->line = ctx->lineno;
     }
     uint64_t u;
     if (!strcmp(name, "algo")) {
@@ -219,7 +239,8 @@ int spx_config_load_file(spx_config *c, const char *path, char *err, size_t errl
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    int rc = ini_parse_file(f, on_ini, &ctx);
+    ctx.f = f;
+    int rc = ini_parse_stream(line_reader, &ctx, on_ini, &ctx);
     fclose(f);
     if (rc != 0) {
         snprintf(err, errlen, "%s:%d: %s", path, rc, ctx.err[0] ? ctx.err : "syntax error");
@@ -227,23 +248,20 @@ int spx_config_load_file(spx_config *c, const char *path, char *err, size_t errl
     }
     for (size_t i = 0; i < c->n_streams; i++)
         if (!c->streams[i].kind[0] || !c->streams[i].dim) {
-            snprintf(err, errlen, "%s: [stream %s] needs kind= and dim=", path, c->streams[i].name);
+            snprintf(err, errlen, "%s:%d: [stream %s] needs kind= and dim=", path,
+                     c->streams[i].line, c->streams[i].name);
             return -1;
         }
     for (size_t i = 0; i < c->n_pipelines; i++)
         if (!c->pipelines[i].algo[0]) {
-            snprintf(err, errlen, "%s: [pipeline %s.%s] needs algo=", path, c->pipelines[i].stream,
-                     c->pipelines[i].name);
+            snprintf(err, errlen, "%s:%d: [pipeline %s.%s] needs algo=", path,
+                     c->pipelines[i].line, c->pipelines[i].stream, c->pipelines[i].name);
             return -1;
         }
     snprintf(c->config_file, sizeof c->config_file, "%s", path);
     return 0;
 }
 
-static int endpoint_ok(const char *ep)
-{
-    return !strncmp(ep, "tcp://", 6) || !strncmp(ep, "ipc://", 6) || !strncmp(ep, "inproc://", 9);
-}
 
 int spx_config_validate(const spx_config *c, char *err, size_t errlen)
 {
@@ -263,4 +281,17 @@ int spx_config_validate(const spx_config *c, char *err, size_t errlen)
             }
     }
     return 0;
+}
+
+void spx_config_keep_cli(spx_config *to, const spx_config *from)
+{
+    unsigned b = from->cli_set;
+    if (b & SPX_CLI_INGEST) memcpy(to->ingest, from->ingest, sizeof to->ingest);
+    if (b & SPX_CLI_PUBLISH) memcpy(to->publish, from->publish, sizeof to->publish);
+    if (b & SPX_CLI_CONTROL) memcpy(to->control, from->control, sizeof to->control);
+    if (b & SPX_CLI_STATE_DIR) memcpy(to->state_dir, from->state_dir, sizeof to->state_dir);
+    if (b & SPX_CLI_LOG_LEVEL) to->log_level = from->log_level;
+    if (b & SPX_CLI_WORKERS) to->workers = from->workers;
+    if (b & SPX_CLI_AUTO_CREATE) to->auto_create = from->auto_create;
+    to->cli_set = b;
 }

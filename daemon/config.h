@@ -43,7 +43,15 @@ typedef struct spx_config_pipeline {
     int line;
 } spx_config_pipeline;
 
+/* Settings given on the command line: they keep their value when the file is reloaded. */
+enum {
+    SPX_CLI_INGEST = 1 << 0, SPX_CLI_PUBLISH = 1 << 1, SPX_CLI_CONTROL = 1 << 2,
+    SPX_CLI_STATE_DIR = 1 << 3, SPX_CLI_LOG_LEVEL = 1 << 4, SPX_CLI_WORKERS = 1 << 5,
+    SPX_CLI_AUTO_CREATE = 1 << 6,
+};
+
 typedef struct spx_config {
+    unsigned cli_set;              /* SPX_CLI_* bits */
     char ingest[SPX_ENDPOINT_MAX];
     char publish[SPX_ENDPOINT_MAX];
     char control[SPX_ENDPOINT_MAX];
@@ -66,6 +74,8 @@ typedef struct spx_config {
 void spx_config_defaults(spx_config *c);
 /* Reads an INI file into c. On error returns -1 and writes "FILE:LINE: reason" into err. */
 int spx_config_load_file(spx_config *c, const char *path, char *err, size_t errlen);
+/* Copies the command-line settings of `from` (its cli_set bits) into `to`. */
+void spx_config_keep_cli(spx_config *to, const spx_config *from);
 /* Checks values that do not depend on the file syntax (endpoints, ranges). */
 int spx_config_validate(const spx_config *c, char *err, size_t errlen);
 

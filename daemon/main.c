@@ -33,7 +33,8 @@ static void usage(FILE *out)
             "  -V, --version        show the version and exit\n"
             "\n"
             "Endpoints are ZeroMQ addresses: tcp://HOST:PORT or ipc:///path.\n"
-            "SIGINT/SIGTERM stop cleanly: accepted input is applied and final results published.\n",
+            "SIGINT/SIGTERM stop cleanly: accepted input is applied and final results published.\n"
+            "SIGHUP reloads the config file: what can change live is applied, the rest is logged.\n",
             SPX_DEFAULT_INGEST, SPX_DEFAULT_PUBLISH, SPX_DEFAULT_CONTROL);
 }
 
@@ -112,6 +113,19 @@ static int run(spx_config *cfg, int argc, char **argv)
                 fprintf(stderr, "spectrad: %s: %s\n", file, err);
                 return 2;
             }
+            /* Build the declared streams and pipelines in a scratch registry: that checks every
+             * algorithm name and parameter exactly as a start would. */
+            spx_log_set_level(SPX_LOG_WARN);
+            spx_server *scratch = calloc(1, sizeof *scratch);
+            int bad = !scratch || !(scratch->reg = spx_registry_new()) ||
+                      spx_server_apply_declarations(scratch, cfg, err, sizeof err) != 0;
+            if (scratch)
+                spx_registry_free(scratch->reg);
+            free(scratch);
+            if (bad) {
+                fprintf(stderr, "spectrad: %s\n", err);
+                return 2;
+            }
             printf("%s: OK (%zu streams, %zu pipelines)\n", file, cfg->n_streams, cfg->n_pipelines);
             return 0;
         }
@@ -121,11 +135,21 @@ static int run(spx_config *cfg, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "hV", long_options, NULL)) != -1) {
         int rc = 0;
         switch (opt) {
-        case OPT_INGEST: rc = copy_arg(cfg->ingest, sizeof cfg->ingest, optarg, "--ingest"); break;
-        case OPT_PUBLISH: rc = copy_arg(cfg->publish, sizeof cfg->publish, optarg, "--publish"); break;
-        case OPT_CONTROL: rc = copy_arg(cfg->control, sizeof cfg->control, optarg, "--control"); break;
+        case OPT_INGEST:
+            rc = copy_arg(cfg->ingest, sizeof cfg->ingest, optarg, "--ingest");
+            cfg->cli_set |= SPX_CLI_INGEST;
+            break;
+        case OPT_PUBLISH:
+            rc = copy_arg(cfg->publish, sizeof cfg->publish, optarg, "--publish");
+            cfg->cli_set |= SPX_CLI_PUBLISH;
+            break;
+        case OPT_CONTROL:
+            rc = copy_arg(cfg->control, sizeof cfg->control, optarg, "--control");
+            cfg->cli_set |= SPX_CLI_CONTROL;
+            break;
         case OPT_STATE_DIR:
             rc = copy_arg(cfg->state_dir, sizeof cfg->state_dir, optarg, "--state-dir");
+            cfg->cli_set |= SPX_CLI_STATE_DIR;
             break;
         case OPT_CONFIG: case OPT_CHECK_CONFIG: break;   /* read above */
         case OPT_LOG_LEVEL:
@@ -134,6 +158,7 @@ static int run(spx_config *cfg, int argc, char **argv)
                         optarg);
                 return 2;
             }
+            cfg->cli_set |= SPX_CLI_LOG_LEVEL;
             break;
         case OPT_WORKERS: {
             char *end;
@@ -143,9 +168,13 @@ static int run(spx_config *cfg, int argc, char **argv)
                 return 2;
             }
             cfg->workers = (unsigned)n;
+            cfg->cli_set |= SPX_CLI_WORKERS;
             break;
         }
-        case OPT_NO_AUTO_CREATE: cfg->auto_create = false; break;
+        case OPT_NO_AUTO_CREATE:
+            cfg->auto_create = false;
+            cfg->cli_set |= SPX_CLI_AUTO_CREATE;
+            break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("spectrad %s (protocol %d)\n", SPX_VERSION, SPX_PROTOCOL_VERSION); return 0;
         default:

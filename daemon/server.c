@@ -7,11 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
-#ifdef SPX_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "log.h"
+#include "service.h"
 
 #define TICK_MS 20
 #define JOB_MAX_INPUTS 64
@@ -121,6 +119,31 @@ void spx_server_schedule_stream(spx_server *srv, spx_stream *s)
 
 /* ---- periodic work -------------------------------------------------------------------------------- */
 
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    spx_service_watchdog_ping();
+}
+
+/* Every STATUS_EVERY_TICKS ticks: a one-line status for `systemctl status`. */
+#define STATUS_EVERY_TICKS 250
+static void update_status(spx_server *srv)
+{
+    if (++srv->ticks % STATUS_EVERY_TICKS)
+        return;
+    double now = spx_now(), dt = now - srv->status_time;
+    uint64_t msgs = srv->c.ingest_messages, rows = srv->c.ingest_rows;
+    if (dt > 0 && srv->status_time > 0)
+        spx_service_status("%zu streams; ingest %.0f msg/s, %.0f rows/s; %llu rejected; %llu results",
+                           spx_registry_count(srv->reg), (double)(msgs - srv->status_msgs) / dt,
+                           (double)(rows - srv->status_rows) / dt,
+                           (unsigned long long)srv->c.ingest_rejected,
+                           (unsigned long long)srv->c.results_messages);
+    srv->status_time = now;
+    srv->status_msgs = msgs;
+    srv->status_rows = rows;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     spx_server *srv = t->data;
@@ -128,6 +151,7 @@ static void on_tick(uv_timer_t *t)
     for (size_t i = 0; i < n; i++)
         spx_server_schedule_stream(srv, spx_registry_at(srv->reg, i));
     maybe_resume_ingest(srv);
+    update_status(srv);
     maybe_finish_stop(srv);
 }
 
@@ -183,6 +207,10 @@ static int prepare_state_dir(const char *dir, char *err, size_t errlen)
 static void on_signal(uv_signal_t *h, int signum)
 {
     spx_server *srv = h->data;
+    if (signum == SIGHUP) {
+        spx_server_reload(srv);
+        return;
+    }
     if (srv->stopping) {
         spx_warn("second %s: exiting now without finishing queued work", strsignal(signum));
         _exit(1);
@@ -233,14 +261,16 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     srv->open_handles = 2;   /* the two zsocks; signals and the timer are counted as they close */
     uv_signal_init(loop, &srv->sig_int);
     uv_signal_init(loop, &srv->sig_term);
-    srv->sig_int.data = srv->sig_term.data = srv;
+    uv_signal_init(loop, &srv->sig_hup);
+    srv->sig_int.data = srv->sig_term.data = srv->sig_hup.data = srv;
     uv_signal_start(&srv->sig_int, on_signal, SIGINT);
     uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
     uv_timer_init(loop, &srv->tick);
     srv->tick.data = srv;
     uv_timer_start(&srv->tick, on_tick, TICK_MS, TICK_MS);
-    srv->open_handles += 3;
-    if (spx_server_apply_declarations(srv, err, errlen) != 0)
+    srv->open_handles += 4;
+    if (spx_server_apply_declarations(srv, &srv->cfg, err, errlen) != 0)
         return -1;
     const char *lo = "tcp://127.0.0.1:";
     bool loopback = !strncmp(cfg->ingest, lo, strlen(lo)) && !strncmp(cfg->publish, lo, strlen(lo)) &&
@@ -248,10 +278,17 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     spx_info("spectrad %s listening: ingest %s, results %s, control %s%s", SPX_VERSION, cfg->ingest,
              cfg->publish, cfg->control,
              loopback ? " (loopback only, no authentication)" : " (no authentication configured)");
-#ifdef SPX_HAVE_SYSTEMD
-    /* Without $NOTIFY_SOCKET (not under systemd) this does nothing. */
-    sd_notifyf(0, "READY=1\nSTATUS=listening on %s", cfg->ingest);
-#endif
+    uint64_t wd = spx_service_watchdog_usec();
+    if (wd) {
+        /* Fed from the loop, so a wedged loop stops the pings and systemd restarts the daemon. */
+        uv_timer_init(loop, &srv->watchdog);
+        srv->watchdog.data = srv;
+        uv_timer_start(&srv->watchdog, on_watchdog, 0, wd / 2000 ? wd / 2000 : 1);
+        srv->open_handles++;
+        srv->watchdog_on = true;
+    }
+    spx_service_ready();
+    spx_service_status("listening on %s", cfg->ingest);
     return 0;
 fail:
     if (srv->zctx)
@@ -262,19 +299,44 @@ fail:
     return -1;
 }
 
-int spx_server_apply_declarations(spx_server *srv, char *err, size_t errlen)
+/* Same pipeline as declared? (algo and every parameter) */
+static bool pipeline_matches(const spx_pipeline *p, const spx_config_pipeline *cp)
 {
-    const spx_config *cfg = &srv->cfg;
+    if (strcmp(p->ops->algo, cp->algo) != 0 || p->n_params != cp->n_params)
+        return false;
+    for (size_t k = 0; k < cp->n_params; k++) {
+        bool found = false;
+        for (size_t j = 0; j < p->n_params && !found; j++)
+            found = !strcmp(p->param_keys[j], cp->keys[k]) && !strcmp(p->param_values[j], cp->values[k]);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+int spx_server_apply_declarations(spx_server *srv, const spx_config *cfg, char *err, size_t errlen)
+{
     for (size_t i = 0; i < cfg->n_streams; i++) {
         const spx_config_stream *cs = &cfg->streams[i];
         spx_kind kind;
         spx_kind_parse(cs->kind, strlen(cs->kind), &kind);
+        spx_stream *existing = spx_registry_find(srv->reg, cs->name);
+        if (existing) {
+            /* Only on reload: a running stream is never recreated under its data. */
+            if (existing->kind != kind || existing->dim != cs->dim)
+                spx_warn("reload: [stream %s] now says %s dim %u, the running stream is %s dim %u: "
+                         "drop it to change it", cs->name, cs->kind, cs->dim,
+                         spx_kind_name(existing->kind), existing->dim);
+            continue;
+        }
         char why[256];
         if (spx_registry_create(srv->reg, cs->name, kind, cs->dim, cs->rate, NULL, 0, NULL, why,
                                 sizeof why) != SPX_OK) {
-            snprintf(err, errlen, "%s: [stream %s]: %s", cfg->config_file, cs->name, why);
+            snprintf(err, errlen, "%s:%d: [stream %s]: %s", cfg->config_file, cs->line, cs->name,
+                     why);
             return -1;
         }
+        spx_info("stream=%s: created from the config file (%s, dim %u)", cs->name, cs->kind, cs->dim);
     }
     for (size_t i = 0; i < cfg->n_pipelines; i++) {
         const spx_config_pipeline *cp = &cfg->pipelines[i];
@@ -282,14 +344,21 @@ int spx_server_apply_declarations(spx_server *srv, char *err, size_t errlen)
         spx_stream *s = spx_registry_find(srv->reg, cp->stream);
         const spx_pipeline_ops *ops = spx_pipeline_kind_find(cp->algo);
         if (!s) {
-            snprintf(err, errlen, "%s: [pipeline %s.%s]: no [stream %s] declared", cfg->config_file,
-                     cp->stream, cp->name, cp->stream);
+            snprintf(err, errlen, "%s:%d: [pipeline %s.%s]: no [stream %s] declared",
+                     cfg->config_file, cp->line, cp->stream, cp->name, cp->stream);
             return -1;
         }
         if (!ops) {
-            snprintf(err, errlen, "%s: [pipeline %s.%s]: unknown algo '%s'", cfg->config_file,
-                     cp->stream, cp->name, cp->algo);
+            snprintf(err, errlen, "%s:%d: [pipeline %s.%s]: unknown algo '%s'", cfg->config_file,
+                     cp->line, cp->stream, cp->name, cp->algo);
             return -1;
+        }
+        spx_pipeline *running = spx_stream_find_pipeline(s, cp->name);
+        if (running) {
+            if (!pipeline_matches(running, cp))
+                spx_warn("reload: [pipeline %s.%s] changed; the running instance keeps its state and "
+                         "parameters (detach and reload to apply)", cp->stream, cp->name);
+            continue;
         }
         spx_param params[SPX_CONFIG_PARAMS_MAX];
         for (size_t k = 0; k < cp->n_params; k++)
@@ -300,16 +369,77 @@ int spx_server_apply_declarations(spx_server *srv, char *err, size_t errlen)
         spx_stream_get_info(s, &info);
         spx_pipeline *p;
         if (spx_pipeline_create(&p, s->name, &info, cp->name, ops, params, cp->n_params, policy, why,
-                                sizeof why) != SPX_OK ||
-            spx_stream_attach(s, p, why, sizeof why) != SPX_OK) {
-            snprintf(err, errlen, "%s: [pipeline %s.%s]: %s", cfg->config_file, cp->stream,
-                     cp->name, why);
+                                sizeof why) != SPX_OK) {
+            snprintf(err, errlen, "%s:%d: [pipeline %s.%s]: %s", cfg->config_file, cp->line,
+                     cp->stream, cp->name, why);
+            return -1;
+        }
+        if (spx_stream_attach(s, p, why, sizeof why) != SPX_OK) {
+            spx_pipeline_free(p);
+            snprintf(err, errlen, "%s:%d: [pipeline %s.%s]: %s", cfg->config_file, cp->line,
+                     cp->stream, cp->name, why);
             return -1;
         }
         spx_info("stream=%s pipeline=%s: %s attached from the config file", s->name, p->name,
                  ops->algo);
     }
     return 0;
+}
+
+/* SIGHUP: re-read the config file. Live: log level, auto_create, max_queued_bytes, new streams and
+ * pipelines. Needing a restart (logged, not applied): endpoints, state dir, workers, message size,
+ * high-water marks. A file with an error changes nothing. */
+void spx_server_reload(spx_server *srv)
+{
+    spx_service_reloading();
+    if (!srv->cfg.config_file[0]) {
+        spx_info("SIGHUP: no config file to reload (started without --config)");
+        spx_service_ready();
+        return;
+    }
+    spx_config *next = calloc(1, sizeof *next);
+    char err[1024];
+    if (!next) {
+        spx_error("reload: out of memory");
+        spx_service_ready();
+        return;
+    }
+    spx_config_defaults(next);
+    if (spx_config_load_file(next, srv->cfg.config_file, err, sizeof err) != 0 ||
+        (spx_config_keep_cli(next, &srv->cfg), spx_config_validate(next, err, sizeof err)) != 0) {
+        spx_error("reload: %s (the running configuration is unchanged)", err);
+        free(next);
+        spx_service_ready();
+        return;
+    }
+    const spx_config *cur = &srv->cfg;
+    struct { const char *name; bool changed; } restart[] = {
+        {"ingest", strcmp(cur->ingest, next->ingest) != 0},
+        {"publish", strcmp(cur->publish, next->publish) != 0},
+        {"control", strcmp(cur->control, next->control) != 0},
+        {"state_dir", strcmp(cur->state_dir, next->state_dir) != 0},
+        {"workers", cur->workers != next->workers},
+        {"max_message_bytes", cur->max_message_bytes != next->max_message_bytes},
+        {"ingest_hwm", cur->ingest_hwm != next->ingest_hwm},
+        {"publish_hwm", cur->publish_hwm != next->publish_hwm},
+    };
+    for (size_t i = 0; i < sizeof restart / sizeof restart[0]; i++)
+        if (restart[i].changed)
+            spx_warn("reload: %s changed in %s; it takes effect after a restart", restart[i].name,
+                     cur->config_file);
+    if (spx_server_apply_declarations(srv, next, err, sizeof err) != 0)
+        spx_error("reload: %s", err);
+    srv->cfg.log_level = next->log_level;
+    srv->cfg.auto_create = next->auto_create;
+    srv->cfg.max_queued_bytes = next->max_queued_bytes;
+    memcpy(srv->cfg.streams, next->streams, sizeof next->streams);
+    srv->cfg.n_streams = next->n_streams;
+    memcpy(srv->cfg.pipelines, next->pipelines, sizeof next->pipelines);
+    srv->cfg.n_pipelines = next->n_pipelines;
+    spx_log_set_level(srv->cfg.log_level);
+    spx_info("reloaded %s", cur->config_file);
+    free(next);
+    spx_service_ready();
 }
 
 /* ---- shutdown ---------------------------------------------------------------------------------- */
@@ -351,6 +481,11 @@ static void maybe_finish_stop(spx_server *srv)
     uv_close((uv_handle_t *)&srv->tick, on_handle_closed);
     uv_close((uv_handle_t *)&srv->sig_int, on_handle_closed);
     uv_close((uv_handle_t *)&srv->sig_term, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->sig_hup, on_handle_closed);
+    if (srv->watchdog_on) {
+        uv_timer_stop(&srv->watchdog);
+        uv_close((uv_handle_t *)&srv->watchdog, on_handle_closed);
+    }
     /* Messages still queued in ZeroMQ were never accepted: drop them rather than wait. */
     spx_zsock_close(&srv->ingest, true, on_zsock_closed);
     spx_zsock_close(&srv->control, true, on_zsock_closed);
@@ -361,9 +496,7 @@ void spx_server_stop(spx_server *srv)
     if (srv->stopping)
         return;
     srv->stopping = true;
-#ifdef SPX_HAVE_SYSTEMD
-    sd_notify(0, "STOPPING=1");
-#endif
+    spx_service_stopping();
     spx_zsock_pause(&srv->ingest);
     /* Every pipeline publishes its final state once its queue is applied. */
     size_t n = spx_registry_count(srv->reg);

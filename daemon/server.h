@@ -35,8 +35,13 @@ typedef struct spx_server {
     spx_zsock control;
     void *pub;                     /* PUB: only written, never watched */
     spx_registry *reg;
-    uv_signal_t sig_int, sig_term;
+    uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t tick;               /* interval publishes, backpressure release, shutdown progress */
+    uv_timer_t watchdog;           /* systemd keep-alives, when WatchdogSec= is set */
+    bool watchdog_on;
+    uint64_t ticks;
+    double status_time;            /* last STATUS= line and the counters then */
+    uint64_t status_msgs, status_rows;
     double started;                /* CLOCK_REALTIME seconds */
     spx_server_counters c;
     size_t jobs_in_flight;
@@ -68,7 +73,11 @@ void spx_control_free_gets(spx_server *srv);
 void spx_control_commands_done(spx_server *srv, spx_command *list);
 /* Answers the commands still queued on a pipeline that is going away with unknown_pipeline. */
 void spx_control_fail_commands(spx_server *srv, spx_pipeline *p);
-/* Creates the streams and pipelines declared in the config file. */
-int spx_server_apply_declarations(spx_server *srv, char *err, size_t errlen);
+/* Creates the streams and pipelines declared in cfg that do not exist yet; for those that do, logs
+ * a difference instead of touching them. Returns 0, or -1 with "FILE:LINE: reason" in err. */
+int spx_server_apply_declarations(spx_server *srv, const spx_config *cfg, char *err,
+                                  size_t errlen);
+/* SIGHUP: re-read the config file and apply what can change without a restart. */
+void spx_server_reload(spx_server *srv);
 
 #endif
