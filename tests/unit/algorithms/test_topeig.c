@@ -520,3 +520,47 @@ Test(topeig, randorder_keeps_heavy_rows)
     spx_topeig_free(t);
     free(a);
 }
+
+/* k = 3 gives p = 5 columns: the grouped GEMM path with its staging buffer (p <= 4 goes row by
+ * row). Same invariances: batch-split and f32 = widened f64. */
+Test(topeig, grouped_path_is_batch_split_invariant)
+{
+    const size_t d = 40, n = 3000, k = 3;
+    double *a = three_spikes(n, d, 41);
+    float *af = malloc(n * d * sizeof *af);
+    double *ar = malloc(n * d * sizeof *ar);
+    cr_assert(af && ar);
+    for (size_t i = 0; i < n * d; i++) {
+        af[i] = (float)a[i];
+        ar[i] = af[i];
+    }
+    const spx_topeig_method methods[] = {SPX_TOPEIG_POWER, SPX_TOPEIG_RANDORDER, SPX_TOPEIG_FD};
+    const size_t chunks[] = {1, 7, 1000};
+    for (size_t mi = 0; mi < 3; mi++) {
+        double ref[3 * 40];
+        for (size_t ci = 0; ci < 3; ci++) {
+            spx_topeig *t = make_k(d, methods[mi], 2, k);
+            for (size_t r = 0; r < n; r += chunks[ci])
+                cr_assert_eq(spx_topeig_update_f64(t, ar + r * d, n - r < chunks[ci] ? n - r : chunks[ci]), 0);
+            spx_topeig_result res;
+            spx_topeig_result_get(t, &res);
+            if (ci == 0)
+                memcpy(ref, res.vector, sizeof ref);
+            else
+                cr_expect_eq(memcmp(ref, res.vector, sizeof ref), 0, "%s chunk %zu",
+                             spx_topeig_method_name(methods[mi]), chunks[ci]);
+            spx_topeig_free(t);
+        }
+        spx_topeig *t = make_k(d, methods[mi], 2, k);
+        for (size_t r = 0; r < n; r += 7)
+            cr_assert_eq(spx_topeig_update_f32(t, af + r * d, n - r < 7 ? n - r : 7), 0);
+        spx_topeig_result res;
+        spx_topeig_result_get(t, &res);
+        cr_expect_eq(memcmp(ref, res.vector, sizeof ref), 0, "%s: f32 differs from widened f64",
+                     spx_topeig_method_name(methods[mi]));
+        spx_topeig_free(t);
+    }
+    free(a);
+    free(af);
+    free(ar);
+}
