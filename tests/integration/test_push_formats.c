@@ -355,7 +355,7 @@ Test(push_formats, s001r04_edf_fast_becomes_a_series_with_events, .timeout = 300
 #define K400_N 8
 #define NPY_BLOCKS 10
 
-Test(push_formats, isvd_k400_blocks_raw_and_npy, .timeout = 300)
+Test(push_formats, isvd_k400_blocks_raw_and_npy, .timeout = 500)
 {
     char raw[4096];
     SPX_REQUIRE_DATA(raw, "isvd/synth_K400_m128_n8.f64");
@@ -404,7 +404,19 @@ Test(push_formats, isvd_k400_blocks_raw_and_npy, .timeout = 300)
     listed l = list_stream(&d, "isvd");
     cr_assert_str_eq(l.kind, "blocks");
     cr_assert_eq(l.dim, K400_M, "a blocks stream's dimension is the rows of every block");
+    /* The pipeline may still be working through its queue (slowly under valgrind): wait until
+     * it has applied the last message, so that `get` answers within the harness's timeout. */
+    const char *const p_applied[] = {"streams", "isvd", "pipelines", "sc", "input_seq", NULL};
     msgpack_unpacked r;
+    double applied = 0;
+    for (int i = 0; i < 6000 && applied < K400_BLOCKS; i++) {
+        cr_assert_eq(spx_ctl_simple(&d, "stats", NULL, NULL, &r), 0);
+        applied = spx_reply_number(&r.data, p_applied);
+        msgpack_unpacked_destroy(&r);
+        if (applied < K400_BLOCKS)
+            usleep(50000);
+    }
+    cr_assert_eq(applied, K400_BLOCKS, "the pipeline applied every block");
     cr_assert_eq(spx_ctl_simple(&d, "get", "isvd", "sc", &r), 0);
     char code[64];
     cr_assert(spx_reply_ok(&r, code, sizeof code), "get: %s", code);
