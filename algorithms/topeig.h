@@ -14,10 +14,11 @@
  *            block's step.
  *   FD       Frequent Directions (Liberty 2013; Ghashami et al. 2016): a sketch B of sketch_rows
  *            rows (2 x sketch_rows buffer) with 0 <= x^T (A^T A - B^T B) x <= shrink for all unit x.
- *            Deterministic, order-independent guarantee; exact when sketch_rows >= dim.
+ *            Deterministic, order-independent guarantee; exact when sketch_rows >= dim (then A^T A
+ *            itself is kept). Eigenvalues: (sigma_i^2(B) + total shrinkage) / n.
  *   RANDORDER After Kacham & Woodruff (NeurIPS 2024) for rows in random order: heavy rows are kept
  *            verbatim and enter every power step exactly; light rows drive a block power method
- *            whose iterates are averaged over the recent half of the blocks. Design in topeig_randorder.c.
+ *            whose iterates are averaged over the recent half of the blocks. Design: topeig_block.c.
  *
  * The eigenvalue estimate is of s1^2 / n, the top eigenvalue of the sample second-moment matrix
  * A^T A / n (see docs/algorithms.md). */
