@@ -174,11 +174,19 @@ spx_errcode spx_op_list(spx_server *srv, spx_request *req, msgpack_packer *pk, c
     msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
         spx_stream *s = spx_registry_at(srv->reg, i);
-        msgpack_pack_map(pk, 7);
+        msgpack_pack_map(pk, 8);
         spx_pack_key_cstr(pk, "stream", s->name);
         spx_pack_key_cstr(pk, "kind", spx_kind_name(s->kind));
         spx_pack_key_uint(pk, "dim", s->dim);
         spx_pack_key_double(pk, "rate", s->rate);
+        spx_pack_cstr(pk, "channel_names");
+        if (s->channel_names) {
+            msgpack_pack_array(pk, s->dim);
+            for (uint32_t c = 0; c < s->dim; c++)
+                spx_pack_cstr(pk, s->channel_names[c]);
+        } else {
+            msgpack_pack_nil(pk);
+        }
         spx_pack_key_uint(pk, "messages", s->c.messages);
         spx_pack_key_uint(pk, "count", s->c.count);
         spx_pack_cstr(pk, "pipelines");

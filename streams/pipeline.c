@@ -324,7 +324,7 @@ void spx_job_run(spx_job *job)
             continue;
         }
         w->stats.updates++;
-        uint64_t units = in.kind == SPX_KIND_BLOCKS ? 1 : in.n;
+        uint64_t units = spx_units(in.kind, in.n, in.d);
         w->stats.count += units;
         w->t_in = in.t;
         if (pc.published) {   /* only what came after the update's own last publish is new */

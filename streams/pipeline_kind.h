@@ -49,6 +49,13 @@ typedef struct spx_input {
     void *publish_ctx;
 } spx_input;
 
+/* Inputs a message carries, as counted in `count`: rows, samples, or one block (none for the
+ * empty block [m, 0] that only carries an end-of-stream marker). */
+static inline uint64_t spx_units(spx_kind kind, uint64_t n, uint64_t d)
+{
+    return kind == SPX_KIND_BLOCKS ? (d > 0 ? 1 : 0) : n;
+}
+
 typedef struct spx_param {
     const char *key;
     const char *value;

@@ -266,7 +266,7 @@ static void track_time(spx_stream *s, const spx_ingest_header *h)
 {
     if (s->kind != SPX_KIND_SERIES || h->shape[0] == 0 || !h->has_t0 || h->rate <= 0)
         return;
-    if (s->next_t0 > 0) {
+    if (s->has_next_t0) {
         double slack = 0.5 / h->rate;
         if (h->t0 > s->next_t0 + slack)
             s->c.time_gaps++;
@@ -274,6 +274,7 @@ static void track_time(spx_stream *s, const spx_ingest_header *h)
             s->c.time_overlaps++;
     }
     s->next_t0 = h->t0 + (double)h->shape[0] / h->rate;
+    s->has_next_t0 = true;
 }
 
 int spx_stream_accept(spx_stream *s, const spx_ingest_header *h, spx_batch *b)
@@ -287,7 +288,7 @@ int spx_stream_accept(spx_stream *s, const spx_ingest_header *h, spx_batch *b)
     track_seq(s, h);
     track_time(s, h);
     s->c.messages++;
-    s->c.count += h->kind == SPX_KIND_BLOCKS ? 1 : h->shape[0];
+    s->c.count += spx_units(h->kind, h->shape[0], h->shape[1]);
     s->c.bytes += b->bytes;
     s->c.events += h->n_events;
     b->in.seq = s->c.messages;

@@ -39,7 +39,8 @@ typedef struct spx_stream {
     spx_stream_counters c;
     bool has_last_seq;
     uint64_t last_seq;         /* newest producer seq */
-    double next_t0;            /* series: when the next chunk should start; 0 = unknown */
+    bool has_next_t0;
+    double next_t0;            /* series: when the next chunk should start */
     spx_pipeline *pipelines[SPX_STREAM_PIPELINES_MAX];
     size_t n_pipelines;
 } spx_stream;
