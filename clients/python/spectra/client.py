@@ -322,13 +322,13 @@ class Client:
 
     # ---- results -------------------------------------------------------------------------------
 
-    def subscribe(self, topics="", timeout=None):
+    def subscribe(self, topics="", timeout=None, hwm=None):
         """A :class:`Subscriber` on this daemon's results for topic prefixes ``topics`` (a str or a
         list: ``"s."`` every pipeline of stream s, ``"s.top"`` one pipeline, ``""`` everything);
-        closed with the client."""
+        closed with the client. ``timeout`` and ``hwm`` as for :class:`Subscriber`."""
         self._check_open()
         sub = Subscriber(topics, publish=self.publish_endpoint, timeout=timeout,
-                         context=self._ctx, max_message_bytes=self.max_message_bytes)
+                         context=self._ctx, max_message_bytes=self.max_message_bytes, hwm=hwm)
         self._subscribers.append(sub)
         return sub
 

@@ -31,10 +31,13 @@ class Subscriber:
     ZeroMQ forwards subscriptions asynchronously: results published in the first milliseconds
     after the subscriber is made may be missed. The publisher drops results for subscribers that
     fall behind; ``lost`` counts the results missed, from gaps in each pipeline's ``seq``.
+    ``hwm``: results queued on this side before ZeroMQ drops (None: ZeroMQ's 1000); raise it
+    for pipelines that publish in bursts (one body per window or forecast origin).
+    ``max_message_bytes``: refuse larger results (None: no limit).
     """
 
     def __init__(self, topics="", publish=wire.DEFAULT_PUBLISH, timeout=None, context=None,
-                 max_message_bytes=None):
+                 max_message_bytes=None, hwm=None):
         self.endpoint = publish
         self.timeout = timeout
         self.lost = 0
@@ -45,6 +48,8 @@ class Subscriber:
         self._sock.setsockopt(zmq.LINGER, 0)
         if max_message_bytes:
             self._sock.setsockopt(zmq.MAXMSGSIZE, int(max_message_bytes))
+        if hwm:
+            self._sock.setsockopt(zmq.RCVHWM, int(hwm))
         self._sock.connect(publish)
         for t in [topics] if isinstance(topics, str) else topics:
             self.subscribe(t)
