@@ -133,3 +133,48 @@ Test(topeig_e2e, spambase_raw_matches_lapack, .timeout = 300)
 {
     check_against_lapack(0.99);
 }
+
+/* Frequent Directions with l = d keeps A^T A exactly: through the daemon, its top 3 eigenpairs must
+ * match LAPACK's to rounding. Also: a bad parameter is refused by the CLI with the daemon's reason. */
+Test(topeig_e2e, spambase_fd_top3_matches_lapack, .timeout = 300)
+{
+    char path[4096];
+    SPX_REQUIRE_DATA(path, "matrices/spambase.data");
+    double *a;
+    size_t n;
+    cr_assert_eq(spx_test_load_text_matrix(path, 0, SPAMBASE_FEATURES, &a, &n), 0);
+    double vals[3], vecs[3 * SPAMBASE_FEATURES];
+    cr_assert_eq(spx_test_exact_top_eig(a, n, SPAMBASE_FEATURES, 3, vals, vecs), 0);
+
+    spx_daemon_proc d;
+    spx_daemon_start(&d, NULL);
+    const char *create[] = {"create", "spam", "--kind", "rows", "--dim", "57", NULL};
+    cr_assert_eq(run_cli(&d, create), 0);
+    const char *bad[] = {"attach", "spam", "x", "topeig", "method=fd", "k=0", NULL};
+    cr_assert_eq(run_cli(&d, bad), 1, "k=0 is refused");
+    const char *attach[] = {"attach", "spam", "fd", "topeig", "method=fd", "k=3", "sketch_rows=57",
+                            "--every", "0", "--interval-ms", "0", NULL};
+    cr_assert_eq(run_cli(&d, attach), 0);
+    const char *push[] = {"push", "spam", path, "--columns", "1-57", "--batch", "500", "--wait",
+                          NULL};
+    cr_assert_eq(run_cli(&d, push), 0);
+    msgpack_unpacked r;
+    cr_assert_eq(spx_ctl_simple(&d, "get", "spam", "fd", &r), 0);
+    cr_assert(spx_reply_ok(&r, NULL, 0));
+    const msgpack_object *result = get(get(&r.data, "result"), "result");
+    double ev[3], v[3 * SPAMBASE_FEATURES];
+    cr_assert_eq(ndarray_f64(get(result, "eigenvalues"), ev, 3), 3);
+    cr_assert_eq(ndarray_f64(get(result, "vectors"), v, 3 * SPAMBASE_FEATURES),
+                 3 * SPAMBASE_FEATURES);
+    for (int j = 0; j < 3; j++) {
+        cr_assert_float_eq(ev[j], vals[j] / (double)n, 1e-7 * vals[j] / (double)n,
+                           "eigenvalue %d: %.10g vs %.10g", j, ev[j], vals[j] / (double)n);
+        double dot = 0;
+        for (size_t i = 0; i < SPAMBASE_FEATURES; i++)
+            dot += v[j * SPAMBASE_FEATURES + i] * vecs[j * SPAMBASE_FEATURES + i];
+        cr_assert_geq(dot * dot, 1 - 1e-8, "eigenvector %d: <v, v_exact>^2 = %.12f", j, dot * dot);
+    }
+    msgpack_unpacked_destroy(&r);
+    free(a);
+    cr_assert_eq(spx_daemon_stop(&d), 0);
+}
