@@ -135,6 +135,10 @@ int cmd_detach(cli_ctx *ctx, int argc, char **argv);
 int cmd_list(cli_ctx *ctx, int argc, char **argv);
 int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 int cmd_get(cli_ctx *ctx, int argc, char **argv);
+int cmd_call(cli_ctx *ctx, int argc, char **argv);
+int cmd_algos(cli_ctx *ctx, int argc, char **argv);
+int cmd_get_detail(cli_ctx *ctx, const char *stream, const char *pipeline, const char *detail,
+                   char **words, size_t n_words, const char *output, int pretty);
 int cmd_push(cli_ctx *ctx, int argc, char **argv);
 int cmd_sub(cli_ctx *ctx, int argc, char **argv);
 int cmd_bench(cli_ctx *ctx, int argc, char **argv);

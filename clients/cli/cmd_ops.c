@@ -1,4 +1,5 @@
 /* The control subcommands: ping, create, drop, attach, detach, list, stats, get. */
+#include <stdint.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,10 @@
 
 static const char *const reply_envelope[] = {"ok", "id", NULL};
 
-enum { OPT_PRETTY = 1, OPT_KIND, OPT_DIM, OPT_RATE, OPT_CHANNELS, OPT_EVERY, OPT_INTERVAL };
+enum {
+    OPT_PRETTY = 1, OPT_KIND, OPT_DIM, OPT_RATE, OPT_CHANNELS, OPT_EVERY, OPT_INTERVAL, OPT_DETAIL,
+    OPT_OUTPUT
+};
 
 typedef struct op_state {
     int pretty;
@@ -18,6 +22,7 @@ typedef struct op_state {
     double rate;
     const char *channels;
     int64_t every, interval_ms;
+    const char *detail, *output;
 } op_state;
 
 static int on_option(cli_ctx *ctx, void *st, int id, const char *value)
@@ -32,6 +37,8 @@ static int on_option(cli_ctx *ctx, void *st, int id, const char *value)
         return cli_parse_u64(ctx, "--dim", value, 1, UINT32_MAX, &s->dim);
     case OPT_RATE: return cli_parse_double(ctx, "--rate", value, 1e-9, 1e12, &s->rate);
     case OPT_CHANNELS: s->channels = value; return 0;
+    case OPT_DETAIL: s->detail = value; return 0;
+    case OPT_OUTPUT: s->output = value; return 0;
     case OPT_EVERY:
         if (cli_parse_u64(ctx, "--every", value, 0, INT64_MAX, &u))
             return CLI_USAGE;
@@ -179,18 +186,29 @@ int cmd_get(cli_ctx *ctx, int argc, char **argv)
 {
     static const char usage[] =
         "usage: spectra get STREAM PIPELINE [--pretty]\n"
+        "       spectra get STREAM PIPELINE --detail NAME [key=value ...] [--output FILE]\n"
         "\n"
         "Applies every input the daemon has accepted, then prints the pipeline's current result\n"
         "body as JSON ({\"v\", \"stream\", \"pipeline\", \"algo\", \"seq\", \"input_seq\", \"count\",\n"
         "\"t_in\", \"t_pub\", \"result\": {...}}), or null when nothing has been applied yet.\n"
-        "ndarrays are printed as nested arrays of numbers.\n";
+        "ndarrays are printed as nested arrays of numbers.\n"
+        "With --detail, prints a named view of the pipeline's state instead (e.g. left_vectors of\n"
+        "isvd, factors group=3 of svdcluster, model of eegclass; `spectra algos` lists them);\n"
+        "--output FILE writes it to FILE (binary values, like a model, as raw bytes).\n";
+    static const cli_spec specs[] = {{"--pretty", 0, OPT_PRETTY}, {"--detail", 1, OPT_DETAIL},
+                                     {"--output", 1, OPT_OUTPUT}, {NULL, 0, 0}};
     op_state s;
     char **pos;
     size_t n;
-    int rc = parse(ctx, argc, argv, pretty_specs, &s, usage, &pos, &n, 2, 2);
+    int rc = parse(ctx, argc, argv, specs, &s, usage, &pos, &n, 2, SIZE_MAX);
     if (rc)
         return rc;
-    rc = print_reply_op(ctx, s.pretty, "result", op_get, pos);
+    if (s.detail)
+        rc = cmd_get_detail(ctx, pos[0], pos[1], s.detail, pos + 2, n - 2, s.output, s.pretty);
+    else if (n > 2 || s.output)
+        rc = cli_usage_error(ctx, "key=value arguments and --output need --detail");
+    else
+        rc = print_reply_op(ctx, s.pretty, "result", op_get, pos);
     free(pos);
     return rc;
 }
