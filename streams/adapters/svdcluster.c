@@ -272,8 +272,9 @@ static bool batch_current(const svdc_adapter *a)
     return a->have_batch && a->batch.blocks == a->nblocks;
 }
 
-/* Labels of every block as an i64 ndarray, without a temporary: the bin is written in pieces. */
-static void pack_labels(msgpack_packer *pk, const size_t *label, size_t n)
+/* Indices (labels, block numbers) as an i64 ndarray, without a temporary: the bin is written in
+ * pieces. */
+static void pack_indices(msgpack_packer *pk, const size_t *label, size_t n)
 {
     msgpack_pack_map(pk, 3);
     spx_pack_key_cstr(pk, "dtype", "i64");
@@ -340,7 +341,7 @@ static int svdc_result(void *state, msgpack_packer *pk)
     if (current) {
         /* the whole partition while it covers every block (e.g. after end of stream) */
         spx_pack_cstr(pk, "labels");
-        pack_labels(pk, a->batch.label, a->batch.blocks);
+        pack_indices(pk, a->batch.label, a->batch.blocks);
         spx_pack_cstr(pk, "bounds");
         spx_pack_ndarray_f64(pk, a->batch.bound, 1, &a->batch.count);
     }
@@ -432,7 +433,7 @@ static void pack_members(msgpack_packer *pk, const svdc_adapter *a, const spx_sv
 {
     size_t n = g->start[k + 1] - g->start[k];
     spx_pack_cstr(pk, "blocks");
-    pack_labels(pk, g->member + g->start[k], n);
+    pack_indices(pk, g->member + g->start[k], n);
     spx_pack_cstr(pk, "block_ids");
     msgpack_pack_array(pk, n);
     for (size_t i = g->start[k]; i < g->start[k + 1]; i++)
@@ -461,7 +462,7 @@ static void pack_partition(msgpack_packer *pk, svdc_adapter *a, const partition 
     else
         msgpack_pack_nil(pk);      /* some blocks were not retained: their columns are gone */
     spx_pack_cstr(pk, "labels");
-    pack_labels(pk, g->label, g->blocks);
+    pack_indices(pk, g->label, g->blocks);
     spx_pack_cstr(pk, "groups");
     msgpack_pack_array(pk, g->count);
     for (size_t k = 0; k < g->count; k++) {
