@@ -12,12 +12,14 @@ extern const spx_pipeline_ops spx_topeig_ops;
 extern const spx_pipeline_ops spx_isvd_ops;
 extern const spx_pipeline_ops spx_svdcluster_ops;
 extern const spx_pipeline_ops spx_forecast_ops;
+extern const spx_pipeline_ops spx_eegclass_ops;
 
 static const spx_pipeline_ops *const g_kinds[] = {
     &spx_topeig_ops,
     &spx_isvd_ops,
     &spx_svdcluster_ops,
     &spx_forecast_ops,
+    &spx_eegclass_ops,
     NULL,
 };
 
