@@ -27,6 +27,10 @@ import spectra  # noqa: E402
 from spectra import wire  # noqa: E402
 
 
+# Under valgrind (SPX_VALGRIND=1, set by tests/run-all.sh) the daemon is ~20x slower.
+SLOW = 20 if os.environ.get("SPX_VALGRIND") == "1" else 1
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -51,14 +55,16 @@ class Daemon:
         for _attempt in range(3):
             self.ingest, self.publish, self.control = (
                 f"tcp://127.0.0.1:{free_port()}" for _ in range(3))
+            # tests/run-all.sh runs the integration tests with the daemon under valgrind.
+            wrapper = os.environ.get("SPX_DAEMON_WRAPPER", "").split()
             with open(self.log_path, "w") as log:
                 self.proc = subprocess.Popen(
-                    [binary, "--ingest", self.ingest, "--publish", self.publish, "--control",
-                     self.control, "--state-dir", self.dir, *extra],
+                    [*wrapper, binary, "--ingest", self.ingest, "--publish", self.publish,
+                     "--control", self.control, "--state-dir", self.dir, *extra],
                     stdout=log, stderr=subprocess.STDOUT)
             probe = spectra.Client(self.control, linger=0)
             try:
-                probe.wait_ready(timeout=30)
+                probe.wait_ready(timeout=30 * SLOW)
                 return
             except spectra.Timeout:
                 pass
@@ -71,26 +77,33 @@ class Daemon:
 
     def client(self, **kw):
         kw.setdefault("linger", 2.0)
+        kw.setdefault("timeout", 5.0 * SLOW)
         return spectra.Client(self.control, self.ingest, self.publish, **kw)
 
     def log(self):
+        if not os.path.exists(self.log_path):
+            return getattr(self, "final_log", "")
         with open(self.log_path) as f:
             return f.read()
 
     def stop(self):
+        """Stops the daemon and returns its exit status (a wrapper's, e.g. valgrind's 99 for
+        errors, included)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=60 * SLOW)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.final_log = self.log()
         shutil.rmtree(self.dir, ignore_errors=True)
+        return self.proc.returncode
 
 
 def wait_for(fn, timeout=5.0, what="condition"):
     """Polls fn() until it returns a true value (ingest is asynchronous to control requests)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * SLOW
     while True:
         v = fn()
         if v:
@@ -441,7 +454,11 @@ class DaemonTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         if cls.daemon:
-            cls.daemon.stop()
+            status = cls.daemon.stop()
+            # SIGTERM is a clean stop: anything else (a crash, valgrind's 99) fails the class.
+            if status != 0:
+                raise AssertionError(f"spectrad exited with status {status}:\n"
+                                     f"{cls.daemon.log()[-4000:]}")
 
     def setUp(self):
         self.c = self.daemon.client()
@@ -569,7 +586,7 @@ class TestPushAndResults(DaemonTest):
         self.c.attach("rows64", "top", "topeig", interval_ms=0)
         self.assertIsNone(self.c.get("rows64", "top"))          # nothing applied yet
         self.assertEqual(self.c.push_rows("rows64", a, batch=256), 12)
-        self.assertEqual(self.c.wait_accepted("rows64")["last_seq"], 12)
+        self.assertEqual(self.c.wait_accepted("rows64", 10 * SLOW)["last_seq"], 12)
         body = self.c.get("rows64", "top")   # applies everything accepted before it
         self.assertEqual(body["count"], 3000)
         self.assertEqual(body["input_seq"], 12)
@@ -604,7 +621,7 @@ class TestPushAndResults(DaemonTest):
                 c.push_rows("rows32", np.ones((2, 4), dtype=complex))
             with self.subscribe_ready("rows32.") as sub:
                 c.push_end("rows32", "rows", 4)
-                body = sub.recv(timeout=5)                  # end of stream publishes
+                body = sub.recv(timeout=5 * SLOW)                 # end of stream publishes
             self.assertEqual(body["count"], 501)
             s = self.wait_messages("rows32", 7)
             self.assertEqual((s["messages"], s["count"], s["bytes"]), (7, 501, 501 * 16))
@@ -619,7 +636,7 @@ class TestPushAndResults(DaemonTest):
         probe = "probe-" + topic.rstrip(".")
         self.c.create(probe, "rows", 2)
         self.c.attach(probe, "p", "topeig", every=1, interval_ms=0)
-        for _ in range(100):
+        for _ in range(100 * SLOW):
             self.c.push_rows(probe, np.ones((1, 2)))
             try:
                 if sub.recv()["stream"] == probe:
@@ -644,7 +661,7 @@ class TestPushAndResults(DaemonTest):
         with self.subscribe_ready("sub.") as sub:
             self.c.attach("sub", "top", "topeig", every=100, interval_ms=0)
             self.c.push_rows("sub", a, batch=50)
-            sub.timeout = 5.0
+            sub.timeout = 5.0 * SLOW
             bodies = [sub.recv() for _ in range(10)]
             sub.timeout = 0.2
             self.assertEqual(list(sub), [])                # no more: iteration ends on timeout
@@ -745,7 +762,7 @@ class TestPushAndResults(DaemonTest):
         self.c.attach("sv", "svd", "isvd", rank=rank, interval_ms=0)
         for i, b in enumerate(blocks):
             self.c.push_block("sv", b, i)
-        self.c.wait_accepted("sv")
+        self.c.wait_accepted("sv", 10 * SLOW)
         for value in [self.c.get("sv", "svd", detail="left_vectors"),
                       self.c.call("sv", "svd", "left_vectors")]:
             u, sv = value["u"], value["singular_values"]

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import unittest
 
-from test_client import ROOT, Daemon
+from test_client import ROOT, SLOW, Daemon
 
 EXAMPLES = os.path.join(ROOT, "clients", "python", "examples")
 DATA = os.path.join(ROOT, "..", "shared", "data")
@@ -30,7 +30,10 @@ class TestExamples(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.daemon.stop()
+        status = cls.daemon.stop()
+        if status != 0:
+            raise AssertionError(f"spectrad exited with status {status}:\n"
+                                 f"{cls.daemon.log()[-4000:]}")
 
     def need(self, path, *modules):
         if not os.path.exists(path):
@@ -47,8 +50,10 @@ class TestExamples(unittest.TestCase):
             out = os.path.join(tmp, "out.png")
             proc = subprocess.run(
                 ["/usr/bin/python3", os.path.join(EXAMPLES, script), "--control", d.control,
-                 "--ingest", d.ingest, "--publish", d.publish, "--out", out, *args],
-                capture_output=True, text=True, timeout=300, env=dict(os.environ, MPLBACKEND="Agg"))
+                 "--ingest", d.ingest, "--publish", d.publish, "--timeout", str(30 * SLOW),
+                 "--out", out, *args],
+                capture_output=True, text=True, timeout=300 * SLOW,
+                env=dict(os.environ, MPLBACKEND="Agg"))
             png = open(out, "rb").read(8) if os.path.exists(out) else b""
         return proc, png
 

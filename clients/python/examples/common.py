@@ -22,12 +22,16 @@ def parser(description):
     p.add_argument("--control", default=spectra.DEFAULT_CONTROL, help="control endpoint")
     p.add_argument("--ingest", default=spectra.DEFAULT_INGEST, help="ingest endpoint")
     p.add_argument("--publish", default=spectra.DEFAULT_PUBLISH, help="results endpoint")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds to wait for a control reply (a get waits for the pipeline to "
+                        "catch up)")
     return p
 
 
 def connect(args):
     """A Client on the endpoints of args; exits with a message when no daemon answers."""
-    client = spectra.Client(args.control, args.ingest, args.publish, linger=5.0)
+    client = spectra.Client(args.control, args.ingest, args.publish, timeout=args.timeout,
+                            linger=5.0)
     try:
         client.wait_ready(timeout=5.0)
     except spectra.Timeout:
