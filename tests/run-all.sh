@@ -61,7 +61,7 @@ run "tests (ASan+UBSan build)" asan_suite
 if command -v valgrind >/dev/null; then
   run "integration (daemon under valgrind)" env \
       SPX_DAEMON_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
-      SPX_VALGRIND=1 ctest --test-dir "$build" --output-on-failure -L integration
+      SPX_VALGRIND=1 ctest --test-dir "$build" --output-on-failure -L integration -LE e2e
 else
   failed=$((failed + 1)); summary+=("FAIL  valgrind is not installed (deploy/install-deps.sh installs it)")
 fi
