@@ -5,6 +5,9 @@
  * annotation signal carries a non-blank prefilter field) and turns the "EDF Annotations" signal off
  * itself: the data are the 64 EEG channels and the annotations come back as its event table.
  *
+ * Define SPX_EEG_EDF_NO_FILTER before including it to read runs without algorithms/ (no
+ * eeg_run_filter).
+ *
  * A run: 64 channels x N samples, channel-major, in microvolts, and its EDF+ annotations T0/T1/T2
  * as (onset sample, duration in samples, code 0/1/2). */
 #ifndef SPX_EEG_EDF_H
@@ -17,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "iir_filter.h"
 
 #define EEG_MAX_EVENTS 256
 
@@ -111,6 +112,9 @@ static inline int eeg_run_load(const char *path, eeg_run *run)
     return 0;
 }
 
+#ifndef SPX_EEG_EDF_NO_FILTER /* programs that only read runs (not linked with algorithms/) */
+#include "iir_filter.h"
+
 /* Band-pass every channel in place: causal (one forward pass from zero state, as live) or
  * zero-phase (forward, then backward over the time-reversed output). */
 static inline int eeg_run_filter(eeg_run *run, const double *sos, size_t ns, int zero_phase)
@@ -143,6 +147,7 @@ static inline int eeg_run_filter(eeg_run *run, const double *sos, size_t ns, int
     free(tm);
     return 0;
 }
+#endif /* SPX_EEG_EDF_NO_FILTER */
 
 /* Appends the epochs [onset + offset, onset + offset + len) of the T1 (label 0) and T2 (label 1)
  * cues to out (count x C x len) and labels; returns the new count. */
