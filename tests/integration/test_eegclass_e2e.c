@@ -338,4 +338,89 @@ Test(eegclass_e2e, eegmmidb_s001_calibrate_on_runs_6_10_live_on_14, .timeout = 6
         eeg_run_free(&run[i]);
     cr_assert_eq(spx_daemon_stop(&d), 0);
 }
+
+/* Latency through the daemon, closed loop: after calibration on runs 6 and 10, run 14 is pushed
+ * one 20-sample chunk at a time and the next chunk goes only once the window it completed has
+ * reached the subscriber, so no queue builds up. Per window: compute (covariance + MDM, measured
+ * in the adapter), in-daemon latency (receive of the chunk -> result made) and end to end (client
+ * send -> subscriber receive). Reported, never asserted (timings depend on the machine). */
+Test(eegclass_e2e, closed_loop_latency_per_window, .timeout = 600)
+{
+    static const int runs[3] = {6, 10, 14};
+    eeg_run run[3];
+    for (int i = 0; i < 3; i++) {
+        char rel[128], path[4096];
+        snprintf(rel, sizeof rel, "eeg/eegmmidb/S001/S001R%02d.edf", runs[i]);
+        SPX_REQUIRE_DATA(path, rel);
+        cr_assert_eq(eeg_run_load(path, &run[i]), 0, "cannot read %s", path);
+    }
+    double t_run[3];
+    for (int i = 0; i < 3; i++)
+        t_run[i] = T_BASE + (double)i * ((double)run[0].samples / RATE + 10.0);
+    spx_daemon_proc d;
+    spx_daemon_start(&d, NULL);
+    spectra_options o;
+    spectra_options_init(&o);
+    o.control = d.control;
+    o.ingest = d.ingest;
+    o.publish = d.publish;
+    o.timeout_ms = 120000;
+    spectra_client *c = spectra_connect(&o);
+    cr_assert_not_null(c);
+    cr_assert_eq(spectra_create(c, "eeg", SPECTRA_SERIES, 64, RATE, NULL, 0), 0);
+    const char *params[] = {"classes=T1,T2", "min_trials=0", "mode=windows"};
+    cr_assert_eq(spectra_attach(c, "eeg", "clf", "eegclass", params, 3, 0, 0), 0, "%s",
+                 spectra_last_error(c));
+    cr_assert_eq(spectra_subscribe(c, "eeg.clf"), 0);
+    push_run(c, &run[0], t_run[0], NULL);
+    push_run(c, &run[1], t_run[1], NULL);
+    size_t per_run = (run[0].samples + CHUNK - 1) / CHUNK;
+    wait_accepted(c, 2 * per_run);
+    spectra_msg *reply;
+    cr_assert_eq(request(c, "call", "clf", "method", "fit", NULL, 0, &reply), 0, "%s",
+                 spectra_last_error(c));
+    spectra_msg_free(reply);
+
+    const eeg_run *r = &run[2];
+    size_t C = r->channels, N = r->samples, n = 0;
+    double *cmp = malloc(N / CHUNK * sizeof *cmp), *lat = malloc(N / CHUNK * sizeof *lat),
+           *e2e = malloc(N / CHUNK * sizeof *e2e);
+    double chunk[CHUNK * 64];
+    for (size_t s0 = 0; s0 + CHUNK <= N; s0 += CHUNK) {
+        for (size_t t = 0; t < CHUNK; t++)
+            for (size_t ch = 0; ch < C; ch++)
+                chunk[t * C + ch] = r->data[ch * N + s0 + t];
+        double sent = wall();
+        cr_assert_eq(spectra_push_series(c, "eeg", SPECTRA_F64, chunk, CHUNK, C,
+                                         t_run[2] + (double)s0 / RATE, RATE, NULL, 0), 0);
+        /* windows end on the 20-sample grid once 0.5 s settling + 1 s are in */
+        if (s0 + CHUNK < 240)
+            continue;
+        char topic[SPECTRA_TOPIC_MAX + 1];
+        spectra_msg *body;
+        int rc = spectra_recv_result(c, 10000, topic, sizeof topic, &body);
+        double got = wall();
+        cr_assert_eq(rc, 0, "window ending at sample %zu: %s", s0 + CHUNK, spectra_strerror(rc));
+        double t_end;
+        cr_assert_eq(spectra_msg_double(body, "result.window.t_end", &t_end), 0);
+        cr_assert_float_eq(t_end, t_run[2] + (double)(s0 + CHUNK) / RATE, 1e-6);
+        cr_assert_eq(spectra_msg_double(body, "result.window.compute_ms", &cmp[n]), 0);
+        cr_assert_eq(spectra_msg_double(body, "result.window.latency_ms", &lat[n]), 0);
+        e2e[n++] = (got - sent) * 1e3;
+        spectra_msg_free(body);
+    }
+    cr_assert_gt(n, 900);
+    cr_log_info("closed loop, 64 channels, 1-s windows, OAS + MDM, %zu windows: compute p50 %.3f "
+                "p99 %.3f ms; in daemon (receive -> result) p50 %.3f p99 %.3f ms; end to end "
+                "(client send -> subscriber receive) p50 %.3f p99 %.3f ms", n,
+                percentile(cmp, n, 0.5), percentile(cmp, n, 0.99), percentile(lat, n, 0.5),
+                percentile(lat, n, 0.99), percentile(e2e, n, 0.5), percentile(e2e, n, 0.99));
+    free(cmp);
+    free(lat);
+    free(e2e);
+    spectra_close(c);
+    for (int i = 0; i < 3; i++)
+        eeg_run_free(&run[i]);
+    cr_assert_eq(spx_daemon_stop(&d), 0);
+}
 #endif
