@@ -7,8 +7,10 @@
  *   16       h   header: a msgpack map {channels, classes: [str], cov, classifier, order, lag, dim,
  *                values, rate, filter, fmin, fmax, filter_order, window, tmin, tmax, lr_c,
  *                trained_on, cv_accuracy (nil unless chosen by CV)}
- *   16 + h   8 k the trained values (f64; k = header.values; covclf.h's state layout: MDM class
- *                means, or TS reference + LR weights + intercept)
+ *   16 + h   8 k the trained values (f64; k = header.values): covclf.h's state with every
+ *                symmetric matrix stored as its upper triangle row by row (i <= j): MDM the class
+ *                means; TS the reference, then the LR weights and the intercept. Halving the
+ *                matrices keeps ACM models under the control request limit (1 MiB) longer.
  *   end - 8  8   FNV-1a 64 of every byte before it
  * A model is accepted only by a pipeline that would have produced it: same channel count, same
  * classes in the same order, same sample rate and band-pass. Anything else is refused whole. */
@@ -208,9 +210,44 @@ static uint64_t get_u64(const unsigned char *b)
     return v;
 }
 
+static size_t tri(size_t dim) { return dim * (dim + 1) / 2; }
+
+/* Values in the bytes: symmetric matrices as upper triangles. */
 static size_t state_values(spx_covclf_kind kind, size_t dim, size_t n_classes)
 {
-    return kind == SPX_COVCLF_MDM ? n_classes * dim * dim : dim * dim + dim * (dim + 1) / 2 + 1;
+    return kind == SPX_COVCLF_MDM ? n_classes * tri(dim) : tri(dim) + tri(dim) + 1;
+}
+
+/* Symmetric dim x dim blocks of covclf's state, as upper triangles (and back). */
+static size_t n_matrices(spx_covclf_kind kind, size_t n_classes)
+{
+    return kind == SPX_COVCLF_MDM ? n_classes : 1;
+}
+
+static void pack_state(const double *full, double *packed, spx_covclf_kind kind, size_t dim,
+                       size_t n_classes)
+{
+    size_t nn = dim * dim, k = 0, mats = n_matrices(kind, n_classes);
+    for (size_t m = 0; m < mats; m++)
+        for (size_t i = 0; i < dim; i++)
+            for (size_t j = i; j < dim; j++)
+                packed[k++] = full[m * nn + i * dim + j];
+    if (kind == SPX_COVCLF_TS_LR)
+        memcpy(packed + k, full + nn, (tri(dim) + 1) * sizeof *packed);
+}
+
+static void unpack_state(const double *packed, double *full, spx_covclf_kind kind, size_t dim,
+                         size_t n_classes)
+{
+    size_t nn = dim * dim, k = 0, mats = n_matrices(kind, n_classes);
+    for (size_t m = 0; m < mats; m++)
+        for (size_t i = 0; i < dim; i++)
+            for (size_t j = i; j < dim; j++) {
+                full[m * nn + i * dim + j] = packed[k];
+                full[m * nn + j * dim + i] = packed[k++];
+            }
+    if (kind == SPX_COVCLF_TS_LR)
+        memcpy(full + nn, packed + k, (tri(dim) + 1) * sizeof *full);
 }
 
 int spx_eeg_model_encode(const spx_eeg_state *st, unsigned char **out, size_t *len)
@@ -220,11 +257,13 @@ int spx_eeg_model_encode(const spx_eeg_state *st, unsigned char **out, size_t *l
     *out = NULL;
     if (!m)
         return -EINVAL;
-    size_t k = spx_covclf_state_size(m->clf);
+    size_t k = state_values(m->classifier, m->dim, p->n_classes);
+    double *full = malloc(spx_covclf_state_size(m->clf) * sizeof *full);
     double *values = malloc(k * sizeof *values);
-    if (!values)
-        return -ENOMEM;
-    int rc = spx_covclf_state_get(m->clf, values);
+    int rc = full && values ? spx_covclf_state_get(m->clf, full) : -ENOMEM;
+    if (!rc)
+        pack_state(full, values, m->classifier, m->dim, p->n_classes);
+    free(full);
     if (rc) {
         free(values);
         return rc;
@@ -455,13 +494,17 @@ int spx_eeg_model_load(spx_eeg_state *st, const unsigned char *b, size_t len, ch
     rc = values ? model_new(st->C, W, E, st->p.n_classes, h.lr_c, h.cov, h.classifier,
                             (size_t)h.order, (size_t)h.lag, 2, &m)
                 : -ENOMEM;
+    double *full = NULL;
+    if (!rc && !(full = malloc(spx_covclf_state_size(m->clf) * sizeof *full)))
+        rc = -ENOMEM;
     if (!rc) {
         const unsigned char *v = b + MODEL_FIXED + hlen;
         for (size_t i = 0; i < h.values; i++) {
             uint64_t bits = get_u64(v + 8 * i);
             memcpy(&values[i], &bits, 8);
         }
-        rc = spx_covclf_state_set(m->clf, values);
+        unpack_state(values, full, h.classifier, (size_t)h.dim, st->p.n_classes);
+        rc = spx_covclf_state_set(m->clf, full);
         if (rc)
             snprintf(err, errlen, "the model's values are not a valid model (%s)",
                      rc == -EDOM ? "a class mean or reference is not positive definite"
@@ -470,6 +513,7 @@ int spx_eeg_model_load(spx_eeg_state *st, const unsigned char *b, size_t len, ch
         snprintf(err, errlen, "model: %s", strerror(-rc));
     }
     free(values);
+    free(full);
     if (!rc && !st->setup && spx_eeg_setup(st, h.rate, err, errlen) != 0)
         rc = -1;
     if (rc) {

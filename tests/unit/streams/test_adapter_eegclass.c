@@ -740,7 +740,7 @@ Test(eegclass, hostile_model_bytes_are_refused_and_change_nothing, .timeout = 18
     m = memcpy(malloc(len), good, len);
     {
         uint32_t hlen = (uint32_t)m[12] | (uint32_t)m[13] << 8;
-        for (size_t i = 0; i < C * C; i++)
+        for (size_t i = 0; i < C * (C + 1) / 2; i++)
             m[16 + hlen + 8 * i + 7] ^= 0x80;
         resign(m, len);
     }
@@ -828,6 +828,18 @@ Test(eegclass, operations_fit_reset_and_their_errors, .timeout = 120)
     cr_assert_eq(num(&up.data, "trained_on", NULL, NULL), 18);
     msgpack_unpacked_destroy(&up);
     free(v);
+    /* The tangent-space model (reference, weights, intercept) round trips through its bytes. */
+    size_t blen, blen2;
+    unsigned char *bytes = model_bytes(&h, &blen);
+    harness h2;
+    harness_init(&h2, kv, sizeof kv / sizeof kv[0], 8);
+    cr_assert_eq(load_model(&h2, bytes, blen, err), SPX_OK, "%s", err);
+    unsigned char *again = model_bytes(&h2, &blen2);
+    cr_assert_eq(blen2, blen);
+    cr_assert_eq(memcmp(bytes, again, blen), 0);
+    free(bytes);
+    free(again);
+    harness_free(&h2);
     size_t from = h.n_recs;
     play(&h, 6, 16, LABELS_ON_CUE);
     size_t scored;
