@@ -10,7 +10,8 @@
  * reference, tests/unit/algorithms/test_eeg_accuracy.c pseudo_online_windows: 0.808 over 375
  * windows; notes: 0.82). The trial accuracy on run 14's cues is reported. The model is then moved
  * with get detail "model" / call "load_model" into a second pipeline, which must predict exactly
- * the same labels on run 14. */
+ * the same labels on run 14. A third pipeline runs tangent space + logistic regression on the same
+ * stream (reported; asserted only well above chance, there is no reference figure for it). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -52,10 +53,10 @@ typedef struct window_seen {
 } window_seen;
 
 typedef struct subscriber {
-    window_seen clf[MAX_WINDOWS], copy[MAX_WINDOWS];
-    size_t n_clf, n_copy;
-    uint64_t last_seq_clf, last_seq_copy, lost;
-    size_t trials, trials_correct;
+    window_seen clf[MAX_WINDOWS], copy[MAX_WINDOWS], ts[MAX_WINDOWS];
+    size_t n_clf, n_copy, n_ts;
+    uint64_t last_seq[3], lost;
+    size_t trials, trials_correct, ts_trials, ts_trials_correct;
 } subscriber;
 
 static int label_index(const char *s) { return strcmp(s, "T1") == 0 ? 0 : strcmp(s, "T2") == 0 ? 1 : -1; }
@@ -72,11 +73,12 @@ static void drain(spectra_client *c, subscriber *sub, int timeout_ms)
         cr_assert_eq(rc, 0, "recv: %s", spectra_strerror(rc));
         double now = wall();
         timeout_ms = 0;
-        int is_copy = strcmp(topic, "eeg.copy") == 0;
-        cr_assert(is_copy || strcmp(topic, "eeg.clf") == 0, "topic %s", topic);
+        int which = strcmp(topic, "eeg.clf") == 0 ? 0 : strcmp(topic, "eeg.copy") == 0 ? 1
+                    : strcmp(topic, "eeg.ts") == 0 ? 2 : -1;
+        cr_assert_geq(which, 0, "topic %s", topic);
         uint64_t seq;
         cr_assert_eq(spectra_msg_uint(body, "seq", &seq), 0);
-        uint64_t *last = is_copy ? &sub->last_seq_copy : &sub->last_seq_clf;
+        uint64_t *last = &sub->last_seq[which];
         sub->lost += seq - *last - 1;
         *last = seq;
         char what[16], label[16], truth[16];
@@ -93,15 +95,20 @@ static void drain(spectra_client *c, subscriber *sub, int timeout_ms)
             w.e2e_ms = (now - arrival) * 1e3;
             w.label = label_index(label);
             cr_assert_geq(w.label, 0);
-            size_t *n = is_copy ? &sub->n_copy : &sub->n_clf;
+            size_t *n = which == 0 ? &sub->n_clf : which == 1 ? &sub->n_copy : &sub->n_ts;
             cr_assert_lt(*n, MAX_WINDOWS);
-            (is_copy ? sub->copy : sub->clf)[(*n)++] = w;
-        } else if (strcmp(what, "trial") == 0 && !is_copy) {
+            (which == 0 ? sub->clf : which == 1 ? sub->copy : sub->ts)[(*n)++] = w;
+        } else if (strcmp(what, "trial") == 0 && which != 1) {
             cr_assert_eq(spectra_msg_str(body, "result.trial.label", label, sizeof label), 0);
             cr_assert_eq(spectra_msg_str(body, "result.trial.truth", truth, sizeof truth), 0,
                          "run 14's cues carry their class");
-            sub->trials++;
-            sub->trials_correct += strcmp(label, truth) == 0;
+            if (which == 0) {
+                sub->trials++;
+                sub->trials_correct += strcmp(label, truth) == 0;
+            } else {
+                sub->ts_trials++;
+                sub->ts_trials_correct += strcmp(label, truth) == 0;
+            }
         }
         spectra_msg_free(body);
     }
@@ -215,6 +222,9 @@ Test(eegclass_e2e, eegmmidb_s001_calibrate_on_runs_6_10_live_on_14, .timeout = 6
     /* Only the pipeline's own per-window / per-trial bodies: no policy publishing. */
     cr_assert_eq(spectra_attach(c, "eeg", "clf", "eegclass", params, 4, 0, 0), 0, "%s",
                  spectra_last_error(c));
+    const char *ts_params[] = {"classes=T1,T2", "min_trials=0", "classifier=ts"};
+    cr_assert_eq(spectra_attach(c, "eeg", "ts", "eegclass", ts_params, 3, 0, 0), 0, "%s",
+                 spectra_last_error(c));
     cr_assert_eq(spectra_subscribe(c, "eeg."), 0);
 
     static subscriber sub;
@@ -234,6 +244,9 @@ Test(eegclass_e2e, eegmmidb_s001_calibrate_on_runs_6_10_live_on_14, .timeout = 6
     cr_assert_eq(spectra_msg_uint(reply, "value.trained_on", &trained), 0);
     cr_assert_eq(spectra_msg_double(reply, "value.seconds", &fit_s), 0);
     cr_assert_eq(trained, 30, "15 T1/T2 cues per calibration run");
+    spectra_msg_free(reply);
+    cr_assert_eq(request(c, "call", "ts", "method", "fit", NULL, 0, &reply), 0, "fit ts: %s",
+                 spectra_last_error(c));
     spectra_msg_free(reply);
     cr_assert_eq(sub.n_clf, 0, "nothing predicted during calibration");
 
@@ -274,7 +287,8 @@ Test(eegclass_e2e, eegmmidb_s001_calibrate_on_runs_6_10_live_on_14, .timeout = 6
                  0);
     spectra_msg_free(g);
     double t_done = wall();
-    for (int i = 0; i < 3000 && (sub.n_clf < windows || sub.n_copy < windows); i++)
+    for (int i = 0; i < 3000 && (sub.n_clf < windows || sub.n_copy < windows ||
+                                 sub.n_ts < windows); i++)
         drain(c, &sub, 10);
     cr_assert_eq(sub.lost, 0, "no result body lost");
     cr_assert_eq(sub.n_clf, windows, "one body per window (%zu of %llu)", sub.n_clf,
@@ -309,7 +323,22 @@ Test(eegclass_e2e, eegmmidb_s001_calibrate_on_runs_6_10_live_on_14, .timeout = 6
             }
         }
     }
+    size_t ts_scored = 0, ts_correct = 0;
+    for (size_t i = 0; i < sub.n_ts; i++)
+        for (size_t e = 0; e < r->n_events; e++) {
+            double on = t_run[2] + (double)r->onset[e] / RATE;
+            double off = on + (double)r->duration[e] / RATE;
+            if (r->code[e] != 0 && sub.ts[i].t_start >= on - 1e-6 &&
+                sub.ts[i].t_end <= off + 1e-6) {
+                ts_scored++;
+                ts_correct += sub.ts[i].label == r->code[e] - 1;
+                break;
+            }
+        }
     double acc = scored ? (double)correct / (double)scored : 0;
+    double ts_acc = ts_scored ? (double)ts_correct / (double)ts_scored : 0;
+    cr_log_info("classifier=ts: window accuracy %.3f over %zu windows, trial accuracy %zu/%zu",
+                ts_acc, ts_scored, sub.ts_trials_correct, sub.ts_trials);
     double trial_acc = sub.trials ? (double)sub.trials_correct / (double)sub.trials : 0;
     cr_log_info("S001 run 14 through spectrad: window accuracy %.3f over %zu windows inside "
                 "cues (subscriber), adapter %llu/%llu; trial accuracy %.3f over %zu cues; "
@@ -332,6 +361,8 @@ Test(eegclass_e2e, eegmmidb_s001_calibrate_on_runs_6_10_live_on_14, .timeout = 6
     cr_assert_eq(adapter_correct, correct);
     cr_assert_eq(sub.trials, 15, "run 14's T1/T2 cues");
     cr_assert_eq(same, sub.n_clf, "the loaded model predicts exactly as the fitted one");
+    cr_assert_eq(ts_scored, 375);
+    cr_assert_geq(ts_acc, 0.70, "tangent space + LR window accuracy %.3f", ts_acc);
 
     spectra_close(c);
     for (int i = 0; i < 3; i++)
