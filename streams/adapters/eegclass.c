@@ -42,6 +42,15 @@ static double wall_seconds(void)
 
 /* ---- set-up -------------------------------------------------------------------------------- */
 
+bool spx_eeg_rate_ok(const spx_eeg_params *p, double rate)
+{
+    /* 2^24 samples (100 s at 160 kHz) bounds every buffer sized from the rate. */
+    double longest = p->window > p->tmax - p->tmin ? p->window : p->tmax - p->tmin;
+    if (p->hop > longest)
+        longest = p->hop;
+    return rate > 0 && isfinite(rate) && (longest + EEG_LATE_SECONDS) * rate <= 16777216.0;
+}
+
 static void free_buffers(spx_eeg_state *st)
 {
     spx_iir_free(st->iir);
@@ -63,6 +72,10 @@ int spx_eeg_setup(spx_eeg_state *st, double rate, char *err, size_t errlen)
     if (st->setup)
         return 0;
     const spx_eeg_params *p = &st->p;
+    if (!spx_eeg_rate_ok(p, rate)) {
+        snprintf(err, errlen, "sample rate %g Hz: unknown or too high for these windows", rate);
+        return -1;
+    }
     size_t W = (size_t)llround(p->window * rate), H = (size_t)llround(p->hop * rate);
     size_t E = (size_t)llround((p->tmax - p->tmin) * rate);
     int64_t offset = spx_epoch_samples(p->tmin, rate);
@@ -73,10 +86,6 @@ int spx_eeg_setup(spx_eeg_state *st, double rate, char *err, size_t errlen)
     for (size_t i = 0; !p->order && i < p->n_grid_lags; i++)
         aug_l = p->grid_lags[i] > aug_l ? p->grid_lags[i] : aug_l;
     size_t shortest = W < E ? W : E;
-    if (!(rate > 0) || !isfinite(rate)) {
-        snprintf(err, errlen, "the stream's sample rate is unknown");
-        return -1;
-    }
     if (H == 0 || W < 8 || E < 8) {
         snprintf(err, errlen, "at %g Hz the window (%zu samples), hop (%zu) or epoch (%zu) is too "
                               "short", rate, W, H, E);
@@ -297,7 +306,7 @@ static void add_cue(spx_eeg_state *st, const spx_event *ev, int truth)
     if (!wanted)
         return;
     double rel = (ev->t - st->anchor_t0) * st->rate + (double)st->anchor_idx;
-    int64_t idx = (int64_t)llround(rel);
+    int64_t idx = fabs(rel) < 4e18 ? (int64_t)llround(rel) : -1;   /* absurd times: dropped */
     if (!st->in_segment || serial > (uint64_t)INT32_MAX || idx < 0 ||
         idx + st->offset < (int64_t)st->settle_n ||
         spx_cue_epochs_add(st->pending, (uint64_t)idx, (int)serial) != 0)

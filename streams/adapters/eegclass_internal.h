@@ -165,6 +165,8 @@ int spx_eeg_model_encode(const spx_eeg_state *st, unsigned char **out, size_t *l
 /* Validates bytes and installs the model they hold; nothing changes on failure (bad_param). */
 int spx_eeg_model_load(spx_eeg_state *st, const unsigned char *buf, size_t len, char *err,
                        size_t errlen);
+/* A rate the buffers can be sized for (finite, positive, windows of at most 2^24 samples). */
+bool spx_eeg_rate_ok(const spx_eeg_params *p, double rate);
 /* Sizes everything for a sample rate (idempotent once done). Returns 0 or -1 with err. */
 int spx_eeg_setup(spx_eeg_state *st, double rate, char *err, size_t errlen);
 

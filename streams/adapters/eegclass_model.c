@@ -414,7 +414,7 @@ static int read_header(const spx_eeg_state *st, const msgpack_object *map, model
         return -1;
     }
     double rate = st->setup ? st->rate : h->rate;
-    if (!(h->rate > 0) || fabs(h->rate - rate) > 1e-9 * rate) {
+    if (!spx_eeg_rate_ok(p, h->rate) || fabs(h->rate - rate) > 1e-9 * rate) {
         snprintf(err, errlen, "the model is for %g Hz, this stream is at %g Hz", h->rate, rate);
         return -1;
     }

@@ -547,6 +547,19 @@ Test(eegclass, labels_arriving_late_or_by_feedback_are_scored, .timeout = 120)
         if (strcmp(h.recs[i].what, "trial") == 0)
             cr_assert_eq(h.recs[i].truth, -1, "truth unknown when the trial was predicted");
 
+    /* Events at absurd times are dropped, not mapped to samples. */
+    spx_event odd[2] = {{.t = 1e300, .value = NAN}, {.t = -1e300, .value = NAN}};
+    snprintf(odd[0].label, sizeof odd[0].label, "A");
+    snprintf(odd[1].label, sizeof odd[1].label, "cue");
+    char err[256];
+    up = result_now(&h);
+    double dropped = num(&up.data, "counters", "cues_dropped", NULL);
+    msgpack_unpacked_destroy(&up);
+    cr_assert_eq(push(&h, 16, odd, 2, err), 0, "%s", err);
+    up = result_now(&h);
+    cr_assert_eq(num(&up.data, "counters", "cues_dropped", NULL), dropped + 2);
+    msgpack_unpacked_destroy(&up);
+
     /* Markers 2 s late: the windows predicted before the marker came are scored when it does. */
     from = h.n_recs;
     play(&h, 6, 16, LABELS_LATE);
@@ -678,6 +691,7 @@ static void pack_str(msgpack_packer *pk) { spx_pack_cstr(pk, "svm"); }
 static void pack_rate(msgpack_packer *pk) { msgpack_pack_double(pk, 250.0); }
 static void pack_band(msgpack_packer *pk) { msgpack_pack_double(pk, 30.0); }
 static void pack_nan(msgpack_packer *pk) { msgpack_pack_double(pk, NAN); }
+static void pack_huge(msgpack_packer *pk) { msgpack_pack_double(pk, 1e300); }
 static void pack_swapped(msgpack_packer *pk)
 {
     msgpack_pack_array(pk, 2);
@@ -775,6 +789,15 @@ Test(eegclass, hostile_model_bytes_are_refused_and_change_nothing, .timeout = 18
     /* Argument shapes. */
     cr_assert_eq(command(&b, "load_model", NULL, NULL, NULL, err), SPX_E_BAD_PARAM);
     cr_assert_eq(command(&b, "frobnicate", NULL, NULL, NULL, err), SPX_E_UNKNOWN_OP);
+    /* A pipeline that has seen no samples takes its rate from a model, within reason. */
+    harness fresh;
+    harness_init(&fresh, base_params, N_BASE, 12);
+    unsigned char *huge = edit_header(good, len, "rate", pack_huge, &el);
+    cr_assert_eq(load_model(&fresh, huge, el, err), SPX_E_BAD_PARAM);
+    cr_assert(strstr(err, "Hz"), "%s", err);
+    free(huge);
+    cr_assert_eq(command(&fresh, "model", NULL, NULL, NULL, err), SPX_E_BAD_PARAM, "no model");
+    harness_free(&fresh);
     /* b's own model is untouched by all of it. */
     size_t alen;
     unsigned char *after = model_bytes(&b, &alen);
