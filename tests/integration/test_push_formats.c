@@ -1,7 +1,7 @@
 /* End to end: `spectra push` of the three file formats into a real spectrad, and the daemon's own
  * counters (`stats`) and stream table (`list`) compared with what the files hold, counted here
  * independently of the CLI: an ETTh1 CSV slice as a series (dates parsed with timegm), the
- * EEGMMIDB S001R04 EDF+ recording (header fields and annotation TALs read here without edflib),
+ * EEGMMIDB S001R04 EDF+ recording (header fields and annotation TALs read here without libbiosig),
  * and the synthetic isvd K400 blocks, raw and as .npy. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -329,9 +329,9 @@ Test(push_formats, s001r04_edf_fast_becomes_a_series_with_events, .timeout = 300
     const char *push[] = {"push", "eeg", edf, "--rate", "fast", "--wait", NULL};
     char err[4096];
     int rc = run_cli(&d, push, err, sizeof err);
-    if (rc == 2 && strstr(err, "built without edflib")) {
+    if (rc == 2 && strstr(err, "built without libbiosig")) {
         spx_daemon_stop(&d);
-        cr_skip_test("spectra was built without edflib");
+        cr_skip_test("spectra was built without libbiosig");
     }
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert_eq(STAT(&d, "eeg", "count"), samples, "samples per channel");

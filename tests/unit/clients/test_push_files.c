@@ -3,6 +3,7 @@
  * recomputed here), EDF chunks and event placement, .npy and raw blocks with ids and the end
  * marker, and the messages for files and options that cannot be pushed. */
 #include <math.h>
+#include <stdarg.h>
 #include <time.h>
 
 #include "cli_stand_in.h"
@@ -365,7 +366,7 @@ Test(cli, npy_files_that_cannot_be_pushed)
 /* ------------------------------------------------------------------------------------------- */
 
 /* The recording's start from the EDF header's fixed fields (dd.mm.yy at byte 168, hh.mm.ss at
- * 176; years 85-99 are 19xx), read here without edflib. */
+ * 176; years 85-99 are 19xx), read here without libbiosig. */
 static double edf_start_time(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -389,8 +390,8 @@ Test(cli, edf_chunks_names_and_events_in_the_message_that_spans_them)
     char out[1024], err[4096], args[4096 + 128];
     snprintf(args, sizeof args, "push eeg %s --chunk 1", edf);
     int status = run(args, out, sizeof out, err, sizeof err);
-    if (strstr(err, "built without edflib"))
-        cr_skip_test("spectra was built without edflib");
+    if (strstr(err, "built without libbiosig"))
+        cr_skip_test("spectra was built without libbiosig");
     cr_assert_eq(status, 0, "%s", err);
 
     spectra_msg *c = take_create();
@@ -475,4 +476,297 @@ Test(cli, edf_chunks_names_and_events_in_the_message_that_spans_them)
     snprintf(args, sizeof args, "push eeg3 %s --channels C3,Nope", edf);
     cr_assert_eq(run(args, out, sizeof out, err, sizeof err), 2);
     cr_assert(strstr(err, ": no signal labelled 'Nope'\n") != NULL, "%s", err);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+/* An EDF header field: text left-aligned and padded with spaces to its width. */
+static char *edf_field(char *p, size_t width, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static char *edf_field(char *p, size_t width, const char *fmt, ...)
+{
+    char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0 && (size_t)n <= width, "EDF field '%s' wider than %zu", buf, width);
+    memset(p, ' ', width);
+    memcpy(p, buf, (size_t)n);
+    return p + width;
+}
+
+/* A physical value from a digital one by the EDF definition: the linear map of [digmin, digmax]
+ * onto [physmin, physmax]. */
+static double edf_physical(double dig, double dmin, double dmax, double pmin, double pmax)
+{
+    return pmin + (dig - dmin) * (pmax - pmin) / (dmax - dmin);
+}
+
+Test(cli, edf_values_are_the_files_physical_values_at_any_chunk_boundary)
+{
+    char edf[4096];
+    SPX_REQUIRE_DATA(edf, "eeg/eegmmidb/S001/S001R04.edf");
+    /* The file decoded here from its header and int16 records (64 EEG signals of 160 samples per
+     * record, then the 80-sample annotation signal). */
+    FILE *f = fopen(edf, "rb");
+    cr_assert_not_null(f);
+    static char file[2596896];
+    cr_assert_eq(fread(file, 1, sizeof file, f), sizeof file, "S001R04 is 2,596,896 bytes");
+    fclose(f);
+    const int ns = 65, records = 125, spr = 160, record_bytes = 2 * (64 * 160 + 80);
+    const char *sig = file + 256;
+    char field[9] = {0};
+    double range[64][4]; /* physmin, physmax, digmin, digmax */
+    for (int s = 0; s < 64; s++)
+        for (int k = 0; k < 4; k++) {
+            memcpy(field, sig + ns * (16 + 80 + 8) + (k * ns + s) * 8, 8);
+            range[s][k] = strtod(field, NULL);
+        }
+    cr_assert_eq(memcmp(sig + 64 * 16, "EDF Annotations", 15), 0);
+
+    /* 112-sample messages cut records (160 samples) at every possible place; columns in the
+     * order asked: C4.., C3.., then signal 1 (Fc5.). */
+    int signal[3] = {-1, -1, 0};
+    for (int s = 0; s < 64; s++) {
+        if (memcmp(sig + s * 16, "C4..            ", 16) == 0)
+            signal[0] = s;
+        if (memcmp(sig + s * 16, "C3..            ", 16) == 0)
+            signal[1] = s;
+    }
+    cr_assert(signal[0] > signal[1] && signal[1] > 0, "C3.. comes before C4.. in the file");
+    char out[1024], err[4096], args[4096 + 128];
+    snprintf(args, sizeof args, "push eeg %s --channels C4,c3,1 --batch 112", edf);
+    int status = run(args, out, sizeof out, err, sizeof err);
+    if (strstr(err, "built without libbiosig"))
+        cr_skip_test("spectra was built without libbiosig");
+    cr_assert_eq(status, 0, "%s", err);
+    spectra_msg_free(take_create());
+    static double payload[112 * 3];
+    long sample = 0;
+    while (sample < (long)records * spr) {
+        size_t n;
+        spectra_msg *h = recv_ingest(payload, 112 * 3, &n);
+        size_t k = (size_t)header_uint(h, "shape.0");
+        cr_assert_eq(n, 3 * k);
+        for (size_t i = 0; i < k; i++, sample++) {
+            long r = sample / spr, j = sample % spr;
+            for (int c = 0; c < 3; c++) {
+                int s = signal[c];
+                const unsigned char *p =
+                    (const unsigned char *)file + 256 * (ns + 1) + r * record_bytes +
+                    (s * spr + j) * 2;
+                int16_t dig = (int16_t)(p[0] | p[1] << 8);
+                double want = edf_physical(dig, range[s][2], range[s][3], range[s][0],
+                                           range[s][1]);
+                cr_assert_float_eq(payload[i * 3 + c], want, 1e-9, "sample %ld, column %d: %.17g",
+                                   sample, c, payload[i * 3 + c]);
+            }
+        }
+        spectra_msg_free(h);
+    }
+    cr_assert_eq(sample, 20000);
+    assert_no_more_ingest();
+}
+
+/* A small EDF+ file unlike EEGMMIDB: a 0.5 s start offset in the first record's time-keeping
+ * annotation, two signals of 256 samples per 1 s record with scaled calibrations, a third at
+ * 1 sample per record, and annotations with and without durations, one between samples and one
+ * after the last sample. */
+#define MIX_RECORDS 4
+#define MIX_SPR 256
+static const struct mix_signal {
+    const char *label;
+    int spr;
+    double pmin, pmax, dmin, dmax;
+} mix_signals[4] = {
+    {"EEG A", MIX_SPR, -3276.8, 3276.7, -32768, 32767},
+    {"EEG B", MIX_SPR, -500, 500, -2048, 2047},
+    {"Resp", 1, -1.5, 2.5, -100, 100},
+    {"EDF Annotations", 30, -1, 1, -32768, 32767},
+};
+
+static int16_t mix_digital(int s, long sample)
+{
+    if (s == 0)
+        return (int16_t)(sample * 37 % 65536 - 32768);
+    if (s == 1)
+        return (int16_t)(sample * 11 % 4096 - 2048);
+    return (int16_t)(sample * 10 - 20);
+}
+
+static void write_mixed_edf(const char *name)
+{
+    const int ns = 4;
+    static char head[256 * 5];
+    char *p = head;
+    p = edf_field(p, 8, "0");
+    p = edf_field(p, 80, "X X X X");
+    p = edf_field(p, 80, "Startdate 12-AUG-2009 X X X");
+    p = edf_field(p, 8, "12.08.09");
+    p = edf_field(p, 8, "16.15.00");
+    p = edf_field(p, 8, "%d", 256 * (ns + 1));
+    p = edf_field(p, 44, "EDF+C");
+    p = edf_field(p, 8, "%d", MIX_RECORDS);
+    p = edf_field(p, 8, "1");
+    p = edf_field(p, 4, "%d", ns);
+    for (int s = 0; s < ns; s++)
+        p = edf_field(p, 16, "%s", mix_signals[s].label);
+    for (int s = 0; s < ns; s++)
+        p = edf_field(p, 80, " ");
+    for (int s = 0; s < ns; s++)
+        p = edf_field(p, 8, s < 2 ? "uV" : " ");
+    for (int s = 0; s < ns; s++)
+        p = edf_field(p, 8, "%g", mix_signals[s].pmin);
+    for (int s = 0; s < ns; s++)
+        p = edf_field(p, 8, "%g", mix_signals[s].pmax);
+    for (int s = 0; s < ns; s++)
+        p = edf_field(p, 8, "%g", mix_signals[s].dmin);
+    for (int s = 0; s < ns; s++)
+        p = edf_field(p, 8, "%g", mix_signals[s].dmax);
+    for (int s = 0; s < ns; s++)
+        p = edf_field(p, 80, s < 3 ? "HP:0Hz LP:0Hz" : " ");
+    for (int s = 0; s < ns; s++)
+        p = edf_field(p, 8, "%d", mix_signals[s].spr);
+    for (int s = 0; s < ns; s++)
+        p = edf_field(p, 32, " ");
+    cr_assert_eq(p - head, (long)sizeof head);
+
+    /* TAL onsets count from the header's 16:15:00; the first sample is at +0.5 s. Every record
+     * starts with its time-keeping TAL; annotations may sit in any record. */
+#define MIX_TAL0 "+0.5\x14\x14"
+#define MIX_TAL1 "+1.5\x14\x14\0+1\x15" "1.25\x14" "Cue A\x14\0+1.5041\x14NoDur\x14"
+#define MIX_TAL2 "+2.5\x14\x14"
+#define MIX_TAL3 "+3.5\x14\x14\0+3.25\x15" "0.5\x14" "Cue B\x14\0+4.75\x15" "0.25\x14" "After\x14"
+    static const struct {
+        const char *text;
+        size_t len; /* the TAL's final NUL comes from the zeroed rest of the signal */
+    } tals[MIX_RECORDS] = {{MIX_TAL0, sizeof MIX_TAL0 - 1}, {MIX_TAL1, sizeof MIX_TAL1 - 1},
+                           {MIX_TAL2, sizeof MIX_TAL2 - 1}, {MIX_TAL3, sizeof MIX_TAL3 - 1}};
+    static char data[MIX_RECORDS * (2 * (2 * MIX_SPR + 1) + 60)];
+    char *d = data;
+    for (int r = 0; r < MIX_RECORDS; r++) {
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < mix_signals[s].spr; j++) {
+                int16_t v = mix_digital(s, (long)r * mix_signals[s].spr + j);
+                *d++ = (char)(v & 0xff);
+                *d++ = (char)((uint16_t)v >> 8);
+            }
+        cr_assert_lt(tals[r].len, 60, "TAL %d fits the annotation signal", r);
+        memset(d, 0, 60);
+        memcpy(d, tals[r].text, tals[r].len);
+        d += 60;
+    }
+    cr_assert_eq(d - data, (long)sizeof data);
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *out = fopen(path, "wb");
+    cr_assert_not_null(out);
+    cr_assert_eq(fwrite(head, 1, sizeof head, out), sizeof head);
+    cr_assert_eq(fwrite(data, 1, sizeof data, out), sizeof data);
+    fclose(out);
+}
+
+Test(cli, edf_plus_start_offset_scaled_signals_and_a_signal_at_another_rate)
+{
+    write_mixed_edf("mixed.edf");
+    char out[1024], err[4096], args[512];
+    snprintf(args, sizeof args, "push mix %s/mixed.edf --batch 100", dir);
+    int status = run(args, out, sizeof out, err, sizeof err);
+    if (strstr(err, "built without libbiosig"))
+        cr_skip_test("spectra was built without libbiosig");
+    cr_assert_eq(status, 0, "%s", err);
+    cr_assert(strstr(err, "/mixed.edf: leaving out signals at another sample rate: Resp (1 per "
+                          "record)\n") != NULL, "%s", err);
+    cr_assert(strstr(err, "mix: 1024 samples x 2 channels (f64, 256 Hz) in 12 messages with 4 "
+                          "events") != NULL, "%s", err);
+    spectra_msg *c = take_create();
+    cr_assert_eq(header_uint(c, "dim"), 2);
+    cr_assert_eq(header_double(c, "rate"), 256);
+    char text[32];
+    cr_assert_eq(spectra_msg_str(c, "channel_names.1", text, sizeof text), 0);
+    cr_assert_str_eq(text, "EEG B");
+    spectra_msg_free(c);
+
+    /* 2009-08-12 16:15:00 UTC plus the 0.5 s offset; events as {onset from the first sample,
+     * duration, message}: on the sample grid exactly, NoDur (1.0041 s, between samples 257 and
+     * 258) within half a sample, After (past the 4 s of data) in an events-only message. */
+    const double start = 1250093700.5;
+    const struct {
+        const char *label;
+        double onset, duration;
+        int message;
+    } want[4] = {{"Cue A", 0.5, 1.25, 1}, {"NoDur", 1.0041, 0, 2}, {"Cue B", 2.75, 0.5, 7},
+                 {"After", 4.25, 0.25, 11}};
+    size_t next_event = 0;
+    double payload[200];
+    long sample = 0;
+    for (int m = 0; m < 12; m++) {
+        size_t n;
+        spectra_msg *h = recv_ingest(payload, 200, &n);
+        size_t k = m < 11 ? (m < 10 ? 100 : 24) : 0;
+        cr_assert_eq(n, 2 * k, "message %d", m);
+        if (k) {
+            cr_assert_eq(header_uint(h, "shape.0"), k);
+            cr_assert_float_eq(header_double(h, "t0"), start + (double)sample / 256, 1e-9,
+                               "message %d", m);
+        }
+        for (size_t i = 0; i < k; i++, sample++)
+            for (int s = 0; s < 2; s++) {
+                const struct mix_signal *g = &mix_signals[s];
+                double v = edf_physical(mix_digital(s, sample), g->dmin, g->dmax, g->pmin,
+                                        g->pmax);
+                cr_assert_float_eq(payload[2 * i + (size_t)s], v, 1e-9 * (g->pmax - g->pmin),
+                                   "sample %ld, %s", sample, g->label);
+            }
+        size_t ne = 0;
+        if (spectra_msg_size(h, "events", &ne) != 0)
+            ne = 0;
+        for (size_t i = 0; i < ne; i++, next_event++) {
+            cr_assert_lt(next_event, 4);
+            char path[64], label[16];
+            snprintf(path, sizeof path, "events.%zu.label", i);
+            cr_assert_eq(spectra_msg_str(h, path, label, sizeof label), 0);
+            cr_assert_str_eq(label, want[next_event].label);
+            cr_assert_eq(m, want[next_event].message, "%s", label);
+            snprintf(path, sizeof path, "events.%zu.t", i);
+            double tol = strcmp(label, "NoDur") == 0 ? 0.5 / 256 : 1e-9;
+            cr_assert_float_eq(header_double(h, path), start + want[next_event].onset, tol,
+                               "%s", label);
+            snprintf(path, sizeof path, "events.%zu.duration", i);
+            if (want[next_event].duration > 0)
+                cr_assert_float_eq(header_double(h, path), want[next_event].duration, 1e-9,
+                                   "%s", label);
+            else
+                cr_assert_eq(header_has(h, path), 0, "%s has no duration", label);
+        }
+        spectra_msg_free(h);
+    }
+    cr_assert_eq(next_event, 4);
+    assert_no_more_ingest();
+
+    /* The 1-sample-per-record signal alone: one sample per second (libbiosig hands it over
+     * repeated at the file's 256 Hz). Mixing it with the others is refused. */
+    snprintf(args, sizeof args, "push resp %s/mixed.edf --channels Resp", dir);
+    cr_assert_eq(run(args, out, sizeof out, err, sizeof err), 0, "%s", err);
+    c = take_create();
+    cr_assert_eq(header_double(c, "rate"), 1);
+    spectra_msg_free(c);
+    size_t n;
+    spectra_msg *h = recv_ingest(payload, 200, &n);
+    cr_assert_eq(n, MIX_RECORDS);
+    for (int r = 0; r < MIX_RECORDS; r++) {
+        const struct mix_signal *g = &mix_signals[2];
+        cr_assert_float_eq(payload[r], edf_physical(mix_digital(2, r), g->dmin, g->dmax, g->pmin,
+                                                    g->pmax), 1e-12, "Resp sample %d", r);
+    }
+    spectra_msg_free(h);
+    spectra_msg_free(recv_ingest(payload, 200, &n)); /* the 4 events, after the last sample */
+    cr_assert_eq(n, 0);
+    assert_no_more_ingest();
+    snprintf(args, sizeof args, "push bad %s/mixed.edf --channels 'EEG A,Resp'", dir);
+    cr_assert_eq(run(args, out, sizeof out, err, sizeof err), 2, "%s", err);
+    cr_assert(strstr(err, "--channels mixes sample rates (EEG A: 256, Resp: 1 samples per "
+                          "record); a series has one rate\n") != NULL, "%s", err);
 }
