@@ -569,6 +569,8 @@ static int eeg_update(void *state, const spx_input *in, char *err, size_t errlen
         read_events(st, in);
     else if (in->n_events)
         st->c.events_ignored += in->n_events;   /* no time base yet */
+    if (in->n == 0 && in->n_events && st->in_segment)
+        drain_epochs(st, in, spx_ring_end(st->ring));   /* a late marker's epoch may be whole */
     size_t C = st->C;
     for (size_t done = 0; done < in->n;) {
         size_t m = in->n - done < st->piece_n ? in->n - done : st->piece_n;

@@ -547,11 +547,27 @@ Test(eegclass, labels_arriving_late_or_by_feedback_are_scored, .timeout = 120)
         if (strcmp(h.recs[i].what, "trial") == 0)
             cr_assert_eq(h.recs[i].truth, -1, "truth unknown when the trial was predicted");
 
+    /* A late marker alone (no samples): its epoch is already in the ring, so the trial is
+     * predicted and scored at once. */
+    up = result_now(&h);
+    double predicted = num(&up.data, "counters", "trials_predicted", NULL);
+    double trials_scored = num(&up.data, "accuracy", "trials", "scored");
+    msgpack_unpacked_destroy(&up);
+    h.cue_t[h.n_cues] = h.t - 3.2;
+    h.cue_cls[h.n_cues++] = 1;
+    spx_event late = {.t = h.t - 3.2, .value = NAN, .duration = 3.0};
+    snprintf(late.label, sizeof late.label, "B");
+    char err[256];
+    cr_assert_eq(push(&h, 0, &late, 1, err), 0, "%s", err);
+    up = result_now(&h);
+    cr_assert_eq(num(&up.data, "counters", "trials_predicted", NULL), predicted + 1);
+    cr_assert_eq(num(&up.data, "accuracy", "trials", "scored"), trials_scored + 1);
+    msgpack_unpacked_destroy(&up);
+
     /* Events at absurd times are dropped, not mapped to samples. */
     spx_event odd[2] = {{.t = 1e300, .value = NAN}, {.t = -1e300, .value = NAN}};
     snprintf(odd[0].label, sizeof odd[0].label, "A");
     snprintf(odd[1].label, sizeof odd[1].label, "cue");
-    char err[256];
     up = result_now(&h);
     double dropped = num(&up.data, "counters", "cues_dropped", NULL);
     msgpack_unpacked_destroy(&up);
