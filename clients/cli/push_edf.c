@@ -457,9 +457,11 @@ int push_source_edf_open(push_source *src, const char *path, const push_source_o
     HDRTYPE *h = e->hdr;
     if (biosig_check_error(h))
         return fail_biosig(e, "cannot read it as EDF/EDF+/BDF");
-    if (h->TYPE != EDF && h->TYPE != BDF)
+    if (h->TYPE != EDF && h->TYPE != BDF) {
+        const char *type = GetFileTypeString(h->TYPE);
         return fail(e, SPECTRA_EIO, "%s: the file is not valid EDF/EDF+/BDF (libbiosig reads it "
-                    "as %s)", path, GetFileTypeString(h->TYPE));
+                    "as %s)", path, type ? type : "an unknown format");
+    }
     for (size_t i = 0; i < h->EVENT.N; i++)
         if (h->EVENT.TYP[i] == BIOSIG_SEGMENT_BREAK)
             return fail(e, SPECTRA_EIO, "%s: discontinuous EDF+D/BDF+D files are not supported",
