@@ -35,8 +35,7 @@ typedef struct forecast_adapter {
     uint64_t origin;           /* sample index of the newest forecast's origin (since attach) */
     double origin_t;           /* its time */
     uint64_t forecasts;        /* forecasts issued */
-    uint64_t publish_failures; /* bodies the pipeline could not pack */
-    int last_restart_rc;       /* reason of the newest failed warm-up fit (negative errno) */
+    uint64_t publish_failures; /* origins whose body the pipeline could not pack (no memory) */
 } forecast_adapter;
 
 static void forecast_destroy(void *state)
@@ -236,11 +235,9 @@ static int forecast_update(void *state, const spx_input *in, char *err, size_t e
         int rc = f32 ? spx_forecast_update_f32(a->f, (const float *)in->data + (size_t)i * a->nc, 1)
                      : spx_forecast_update_f64(a->f, (const double *)in->data + (size_t)i * a->nc,
                                                1);
-        if (rc == -EDOM || rc == -ENOMEM) {
-            /* The warm-up fit failed and the forecaster starts its warm-up again with the next
-             * sample; the sample was consumed, and result.warmup_restarts shows it. */
-            a->last_restart_rc = rc;
-        } else if (rc != 0) {
+        /* -EDOM / -ENOMEM: the warm-up fit failed and the forecaster starts its warm-up again with
+         * the next sample; the sample was consumed, and result.warmup_restarts shows it. */
+        if (rc != 0 && rc != -EDOM && rc != -ENOMEM) {
             /* Only a non-finite sample gets here, and the daemon refuses those on accept. */
             snprintf(err, errlen, "forecast: sample %" PRIu32 " of %" PRIu32 ": %s (%" PRIu32
                      " applied)", i, in->n, strerror(-rc), i);
@@ -287,7 +284,7 @@ static int forecast_result(void *state, msgpack_packer *pk)
     forecast_adapter *a = state;
     spx_forecast_result r;
     spx_forecast_result_get(a->f, &r);
-    msgpack_pack_map(pk, 14);
+    msgpack_pack_map(pk, 15);
     spx_pack_key_bool(pk, "ready", r.ready != 0);
     spx_pack_key_uint(pk, "origin", a->origin);
     spx_pack_key_double(pk, "origin_t", a->origin_t);
@@ -307,6 +304,7 @@ static int forecast_result(void *state, msgpack_packer *pk)
     spx_pack_key_uint(pk, "warmup_restarts", r.warmup_restarts);
     spx_pack_key_uint(pk, "q_refreshes", r.q_refreshes);
     spx_pack_key_uint(pk, "rank", r.rank);
+    spx_pack_key_uint(pk, "publish_failures", a->publish_failures);
     spx_pack_cstr(pk, "metrics");
     pack_metrics(pk, a, &r, false);
     return 0;

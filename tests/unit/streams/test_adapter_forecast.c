@@ -409,6 +409,7 @@ Test(adapter_forecast, one_body_per_origin_equal_to_the_algorithm)
         cr_assert_eq(get_uint(res, "channels"), c);
         cr_assert_eq(get_uint(res, "updates"), b, "one RLS update per sample after the fit");
         cr_assert_eq(get_uint(res, "rank"), 12);
+        cr_assert_eq(get_uint(res, "publish_failures"), 0);
         size_t shape[2], nd;
         double *fc = ndarray(get(res, "forecast"), shape, &nd);
         cr_assert_eq(nd, 2);
