@@ -49,6 +49,7 @@
 #include <cblas.h>
 
 #include "forecast.h"
+#include "daemon_proc.h"
 #include "spectra.h"
 #include "testdata.h"
 
@@ -61,93 +62,7 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "bench_forecast_daemon: %s: %s\n", what, why);
-    exit(1);
-}
-
-/* ---- the daemon ------------------------------------------------------------------------------- */
-
-typedef struct daemon_proc {
-    pid_t pid;
-    char ingest[64], publish[64], control[64];
-    char log_path[64];
-} daemon_proc;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        die("free port", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static spectra_client *client_for(const daemon_proc *d, int timeout_ms)
-{
-    spectra_options o;
-    spectra_options_init(&o);
-    o.control = d->control;
-    o.ingest = d->ingest;
-    o.publish = d->publish;
-    o.timeout_ms = timeout_ms;
-    spectra_client *c = spectra_connect(&o);
-    if (!c)
-        die("spectra_connect", "out of memory");
-    return c;
-}
-
-static void daemon_start(daemon_proc *d, const char *bin, const char *workers)
-{
-    memset(d, 0, sizeof *d);
-    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", free_port());
-    snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", free_port());
-    snprintf(d->control, sizeof d->control, "tcp://127.0.0.1:%d", free_port());
-    snprintf(d->log_path, sizeof d->log_path, "/tmp/bench-forecast-daemon-%d.log", (int)getpid());
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork", strerror(errno));
-    if (pid == 0) {
-        int fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(bin, bin, "--ingest", d->ingest, "--publish", d->publish, "--control", d->control,
-              "--log-level", "warn", "--workers", workers, (char *)NULL);
-        _exit(127);
-    }
-    d->pid = pid;
-    spectra_client *c = client_for(d, 250);
-    for (int attempt = 0; attempt < 120; attempt++) {
-        if (spectra_ping(c, NULL) == 0) {
-            spectra_close(c);
-            return;
-        }
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            die("spectrad exited during startup; log", d->log_path);
-    }
-    die("spectrad did not answer ping; log", d->log_path);
-}
-
-static void daemon_stop(daemon_proc *d)
-{
-    if (d->pid <= 0)
-        return;
-    kill(d->pid, SIGTERM);
-    int status = 0;
-    waitpid(d->pid, &status, 0);
-    d->pid = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        unlink(d->log_path);
-    else
-        fprintf(stderr, "spectrad exited with status %d; log kept in %s\n", status, d->log_path);
-}
+#define die bench_die
 
 /* ---- data ------------------------------------------------------------------------------------- */
 
@@ -838,6 +753,7 @@ static void section_speed(daemon_proc *d, int quick)
 
 int main(int argc, char **argv)
 {
+    bench_set_name("bench_forecast_daemon");
     const char *section = "all", *dataset_name = NULL, *workers = "4";
     static char bin[PATH_MAX];
     snprintf(bin, sizeof bin, "%s/spectrad", SPX_BIN_DIR);
