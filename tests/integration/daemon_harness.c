@@ -282,3 +282,41 @@ double spx_reply_number(const msgpack_object *root, const char *const *path)
     default: return NAN;
     }
 }
+
+int spx_run_cli(const spx_daemon_proc *d, const char *const *args, char *err, size_t err_cap)
+{
+    char path[] = "/tmp/spx-push-formats-err-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    const char *argv[40];
+    size_t n = 0;
+    argv[n++] = spx_bin_path("spectra");
+    argv[n++] = "--control";
+    argv[n++] = d->control;
+    argv[n++] = "--ingest";
+    argv[n++] = d->ingest;
+    argv[n++] = "--publish";
+    argv[n++] = d->publish;
+    argv[n++] = "--timeout";
+    argv[n++] = "120";
+    for (size_t i = 0; args[i] && n < 39; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    char text[4096];
+    ssize_t got = pread(fd, text, sizeof text - 1, 0);
+    text[got > 0 ? got : 0] = '\0';
+    close(fd);
+    unlink(path);
+    fputs(text, stderr);
+    if (err)
+        snprintf(err, err_cap, "%s", text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

@@ -48,6 +48,12 @@ bool spx_reply_ok(const msgpack_unpacked *reply, char *code, size_t codelen);
  * as double or NAN when absent. */
 double spx_reply_number(const msgpack_object *root, const char *const *path);
 
+/* Runs the built `spectra` CLI against the daemon with `args` (NULL-terminated), echoing its stderr
+ * and copying it into err (may be NULL). Control requests get a 120 s timeout: a daemon under
+ * valgrind or on a loaded machine answers slowly, and a test asserts results, not speed. Returns
+ * the exit status. */
+int spx_run_cli(const spx_daemon_proc *d, const char *const *args, char *err, size_t err_cap);
+
 /* Path of a built binary (spectrad, spectra) in the build tree. */
 const char *spx_bin_path(const char *name);
 

@@ -17,42 +17,6 @@
 
 /* Runs spectra against the daemon. Its stderr (push summaries, errors) is kept in err (may be
  * NULL) and copied to the test's stderr. */
-static int run_cli(const spx_daemon_proc *d, const char *const *args, char *err, size_t err_cap)
-{
-    char path[] = "/tmp/spx-push-formats-err-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    const char *argv[40];
-    size_t n = 0;
-    argv[n++] = spx_bin_path("spectra");
-    argv[n++] = "--control";
-    argv[n++] = d->control;
-    argv[n++] = "--ingest";
-    argv[n++] = d->ingest;
-    argv[n++] = "--publish";
-    argv[n++] = d->publish;
-    for (size_t i = 0; args[i] && n < 39; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fd, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    char text[4096];
-    ssize_t got = pread(fd, text, sizeof text - 1, 0);
-    text[got > 0 ? got : 0] = '\0';
-    close(fd);
-    unlink(path);
-    fputs(text, stderr);
-    if (err)
-        snprintf(err, err_cap, "%s", text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static double stream_number(spx_daemon_proc *d, const char *op, const char *stream,
                             const char *a, const char *b)
 {
@@ -204,7 +168,7 @@ Test(push_formats, etth1_csv_slice_becomes_a_series, .timeout = 300)
     const char *push[] = {"push", "etth1", slice, "--kind", "series", "--time-column", "date",
                           "--batch", "256", "--normalize", "train=1000", "--wait", NULL};
     char err[4096];
-    cr_assert_eq(run_cli(&d, push, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(spx_run_cli(&d, push, err, sizeof err), 0, "%s", err);
     cr_assert(strstr(err, "normalize OT: mean ") != NULL, "statistics on stderr: %s", err);
     cr_assert_eq(STAT(&d, "etth1", "messages"), (double)messages);
     cr_assert_eq(STAT(&d, "etth1", "count"), ETT_ROWS, "samples");
@@ -328,7 +292,7 @@ Test(push_formats, s001r04_edf_fast_becomes_a_series_with_events, .timeout = 300
     spx_daemon_start(&d, NULL);
     const char *push[] = {"push", "eeg", edf, "--rate", "fast", "--wait", NULL};
     char err[4096];
-    int rc = run_cli(&d, push, err, sizeof err);
+    int rc = spx_run_cli(&d, push, err, sizeof err);
     if (rc == 2 && strstr(err, "built without libbiosig")) {
         spx_daemon_stop(&d);
         cr_skip_test("spectra was built without libbiosig");
@@ -389,13 +353,13 @@ Test(push_formats, isvd_k400_blocks_raw_and_npy, .timeout = 500)
     spx_daemon_start(&d, NULL);
     /* A batch pipeline re-clusters every block when the end marker arrives. */
     const char *create[] = {"create", "isvd", "--kind", "blocks", "--dim", "128", NULL};
-    cr_assert_eq(run_cli(&d, create, NULL, 0), 0);
+    cr_assert_eq(spx_run_cli(&d, create, NULL, 0), 0);
     const char *attach[] = {"attach", "isvd", "sc", "svdcluster", "--every", "0",
                             "--interval-ms", "0", NULL};
-    cr_assert_eq(run_cli(&d, attach, NULL, 0), 0);
+    cr_assert_eq(spx_run_cli(&d, attach, NULL, 0), 0);
     const char *push_raw[] = {"push", "isvd", raw, "--kind", "blocks", "--block-shape", "128x8",
                               "--end", "--wait", NULL};
-    cr_assert_eq(run_cli(&d, push_raw, NULL, 0), 0);
+    cr_assert_eq(spx_run_cli(&d, push_raw, NULL, 0), 0);
     /* The end marker rides on the last block: exactly one message per block. */
     cr_assert_eq(STAT(&d, "isvd", "messages"), K400_BLOCKS);
     cr_assert_eq(STAT(&d, "isvd", "count"), K400_BLOCKS, "blocks");
@@ -429,7 +393,7 @@ Test(push_formats, isvd_k400_blocks_raw_and_npy, .timeout = 500)
 
     const char *push_npy[] = {"push", "isvd_npy", npy, "--id-prefix", "b", "--dtype", "f32",
                               "--wait", NULL};
-    cr_assert_eq(run_cli(&d, push_npy, NULL, 0), 0);
+    cr_assert_eq(spx_run_cli(&d, push_npy, NULL, 0), 0);
     cr_assert_eq(STAT(&d, "isvd_npy", "messages"), NPY_BLOCKS);
     cr_assert_eq(STAT(&d, "isvd_npy", "count"), NPY_BLOCKS);
     cr_assert_eq(STAT(&d, "isvd_npy", "bytes"), (double)NPY_BLOCKS * K400_M * K400_N * 4, "f32");
@@ -440,7 +404,7 @@ Test(push_formats, isvd_k400_blocks_raw_and_npy, .timeout = 500)
     const char *wrong[] = {"push", "isvd", raw, "--kind", "blocks", "--block-shape", "64x16",
                            NULL};
     char err[4096];
-    cr_assert_eq(run_cli(&d, wrong, err, sizeof err), 1);
+    cr_assert_eq(spx_run_cli(&d, wrong, err, sizeof err), 1);
     cr_assert_str_eq(err, "spectra: push: stream 'isvd' takes blocks of 128 rows, not 64\n");
     cr_assert_eq(STAT(&d, "isvd", "messages"), K400_BLOCKS, "nothing more was sent");
     assert_clean(&d, "isvd");

@@ -15,30 +15,6 @@
 
 #define SPAMBASE_FEATURES 57
 
-static int run_cli(const spx_daemon_proc *d, const char *const *args)
-{
-    const char *argv[32];
-    size_t n = 0;
-    argv[n++] = spx_bin_path("spectra");
-    argv[n++] = "--control";
-    argv[n++] = d->control;
-    argv[n++] = "--ingest";
-    argv[n++] = d->ingest;
-    argv[n++] = "--publish";
-    argv[n++] = d->publish;
-    for (size_t i = 0; args[i] && n < 31; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static const msgpack_object *get(const msgpack_object *m, const char *key)
 {
     if (!m || m->type != MSGPACK_OBJECT_MAP)
@@ -79,13 +55,13 @@ static void check_against_lapack(double min_corr)
     spx_daemon_proc d;
     spx_daemon_start(&d, NULL);
     const char *create[] = {"create", "spam", "--kind", "rows", "--dim", "57", NULL};
-    cr_assert_eq(run_cli(&d, create), 0);
+    cr_assert_eq(spx_run_cli(&d, create, NULL, 0), 0);
     /* No publish policy: results appear only when asked for. */
     const char *attach[] = {"attach", "spam", "top", "topeig", "method=adaoja", "--every", "0",
                             "--interval-ms", "0", NULL};
-    cr_assert_eq(run_cli(&d, attach), 0);
+    cr_assert_eq(spx_run_cli(&d, attach, NULL, 0), 0);
     const char *push[] = {"push", "spam", path, "--columns", "1-57", "--batch", "256", NULL};
-    cr_assert_eq(run_cli(&d, push), 0);
+    cr_assert_eq(spx_run_cli(&d, push, NULL, 0), 0);
 
     /* Wait until the daemon has accepted all 18 messages; then one `get` must reflect every row,
      * because get applies everything accepted before it. */
@@ -149,15 +125,15 @@ Test(topeig_e2e, spambase_fd_top3_matches_lapack, .timeout = 300)
     spx_daemon_proc d;
     spx_daemon_start(&d, NULL);
     const char *create[] = {"create", "spam", "--kind", "rows", "--dim", "57", NULL};
-    cr_assert_eq(run_cli(&d, create), 0);
+    cr_assert_eq(spx_run_cli(&d, create, NULL, 0), 0);
     const char *bad[] = {"attach", "spam", "x", "topeig", "method=fd", "k=0", NULL};
-    cr_assert_eq(run_cli(&d, bad), 1, "k=0 is refused");
+    cr_assert_eq(spx_run_cli(&d, bad, NULL, 0), 1, "k=0 is refused");
     const char *attach[] = {"attach", "spam", "fd", "topeig", "method=fd", "k=3", "sketch_rows=57",
                             "--every", "0", "--interval-ms", "0", NULL};
-    cr_assert_eq(run_cli(&d, attach), 0);
+    cr_assert_eq(spx_run_cli(&d, attach, NULL, 0), 0);
     const char *push[] = {"push", "spam", path, "--columns", "1-57", "--batch", "500", "--wait",
                           NULL};
-    cr_assert_eq(run_cli(&d, push), 0);
+    cr_assert_eq(spx_run_cli(&d, push, NULL, 0), 0);
     msgpack_unpacked r;
     cr_assert_eq(spx_ctl_simple(&d, "get", "spam", "fd", &r), 0);
     cr_assert(spx_reply_ok(&r, NULL, 0));
