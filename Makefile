@@ -1,5 +1,6 @@
 # Thin wrapper: the build is CMake, the tests are ctest. `make demo` and `make test` are the
 # README's quick start and install whatever Debian packages are missing first.
+MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
