@@ -74,6 +74,34 @@ spx_errcode spx_op_ping(spx_server *srv, spx_request *req, msgpack_packer *pk, c
     return SPX_OK;
 }
 
+#define SPX_CREATE_CHANNELS_MAX 1024
+
+/* An optional array of at most 1024 strings of at most SPX_LABEL_MAX bytes under `key`; the loop
+ * thread is the only caller, so the text lives in the caller's static buffers. */
+static spx_errcode str_array(const spx_request *req, const char *key, const char **out,
+                             char (*buf)[SPX_LABEL_MAX + 1], size_t *n, char *err, size_t errlen)
+{
+    const msgpack_object *o = spx_map_get(req->root, key);
+    *n = 0;
+    if (!o)
+        return SPX_OK;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > SPX_CREATE_CHANNELS_MAX) {
+        snprintf(err, errlen, "create: \"%s\" must be an array of at most %d strings", key,
+                 SPX_CREATE_CHANNELS_MAX);
+        return SPX_E_BAD_REQUEST;
+    }
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        if (spx_obj_str(&o->via.array.ptr[i], buf[i], SPX_LABEL_MAX + 1) != 0) {
+            snprintf(err, errlen, "create: %s[%u] must be a string of at most %d bytes", key, i,
+                     SPX_LABEL_MAX);
+            return SPX_E_BAD_REQUEST;
+        }
+        out[i] = buf[i];
+    }
+    *n = o->via.array.size;
+    return SPX_OK;
+}
+
 spx_errcode spx_op_create(spx_server *srv, spx_request *req, msgpack_packer *pk, char *err,
                           size_t errlen)
 {
@@ -99,28 +127,25 @@ spx_errcode spx_op_create(spx_server *srv, spx_request *req, msgpack_packer *pk,
         snprintf(err, errlen, "create: \"rate\" must be a number");
         return SPX_E_BAD_REQUEST;
     }
-    /* Channel names: an array of dim strings; they live in the request until create copies them. */
-    const char *names[1024];
-    char names_buf[1024][SPX_LABEL_MAX + 1];
-    size_t n_names = 0;
-    if ((o = spx_map_get(req->root, "channel_names"))) {
-        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 1024) {
-            snprintf(err, errlen, "create: \"channel_names\" must be an array of at most 1024 "
-                     "strings");
-            return SPX_E_BAD_REQUEST;
-        }
-        for (uint32_t i = 0; i < o->via.array.size; i++) {
-            if (spx_obj_str(&o->via.array.ptr[i], names_buf[i], sizeof names_buf[i]) != 0) {
-                snprintf(err, errlen, "create: channel_names[%u] must be a string of at most %d "
-                         "bytes", i, SPX_LABEL_MAX);
-                return SPX_E_BAD_REQUEST;
-            }
-            names[i] = names_buf[i];
-        }
-        n_names = o->via.array.size;
+    /* Channel names and units: arrays of dim strings, copied by the stream. */
+    static char names_buf[SPX_CREATE_CHANNELS_MAX][SPX_LABEL_MAX + 1];
+    static char units_buf[SPX_CREATE_CHANNELS_MAX][SPX_LABEL_MAX + 1];
+    const char *names[SPX_CREATE_CHANNELS_MAX], *units[SPX_CREATE_CHANNELS_MAX];
+    size_t n_names = 0, n_units = 0;
+    if ((code = str_array(req, "channel_names", names, names_buf, &n_names, err, errlen)) != SPX_OK ||
+        (code = str_array(req, "channel_units", units, units_buf, &n_units, err, errlen)) != SPX_OK)
+        return code;
+    if (n_units && (kind != SPX_KIND_SERIES || n_units != dim)) {
+        snprintf(err, errlen, "create: channel_units: need exactly dim=%llu units on a series stream",
+                 (unsigned long long)dim);
+        return SPX_E_BAD_REQUEST;
     }
-    code = spx_registry_create(srv->reg, name, kind, (uint32_t)dim, rate, names, n_names, NULL, err,
-                               errlen);
+    spx_stream *created;
+    code = spx_registry_create(srv->reg, name, kind, (uint32_t)dim, rate, names, n_names, &created,
+                               err, errlen);
+    if (code == SPX_OK && n_units &&
+        (code = spx_stream_set_units(created, units, n_units, err, errlen)) != SPX_OK)
+        spx_registry_drop(srv->reg, created, NULL, 0);   /* all or nothing */
     if (code != SPX_OK)
         return code;
     spx_info("stream=%s: created (%s, dim %llu)", name, kind_text, (unsigned long long)dim);
@@ -174,7 +199,7 @@ spx_errcode spx_op_list(spx_server *srv, spx_request *req, msgpack_packer *pk, c
     msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
         spx_stream *s = spx_registry_at(srv->reg, i);
-        msgpack_pack_map(pk, 8);
+        msgpack_pack_map(pk, 9);
         spx_pack_key_cstr(pk, "stream", s->name);
         spx_pack_key_cstr(pk, "kind", spx_kind_name(s->kind));
         spx_pack_key_uint(pk, "dim", s->dim);
@@ -184,6 +209,14 @@ spx_errcode spx_op_list(spx_server *srv, spx_request *req, msgpack_packer *pk, c
             msgpack_pack_array(pk, s->dim);
             for (uint32_t c = 0; c < s->dim; c++)
                 spx_pack_cstr(pk, s->channel_names[c]);
+        } else {
+            msgpack_pack_nil(pk);
+        }
+        spx_pack_cstr(pk, "channel_units");
+        if (s->channel_units) {
+            msgpack_pack_array(pk, s->dim);
+            for (uint32_t c = 0; c < s->dim; c++)
+                spx_pack_cstr(pk, s->channel_units[c]);
         } else {
             msgpack_pack_nil(pk);
         }

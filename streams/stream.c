@@ -51,16 +51,51 @@ spx_registry *spx_registry_new(void)
     return r;
 }
 
+static void free_strings(char **v, uint32_t n)
+{
+    if (!v)
+        return;
+    for (uint32_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* dim copies of the given strings, or NULL on allocation failure. */
+static char **copy_strings(const char *const *v, uint32_t n)
+{
+    char **out = calloc(n, sizeof *out);
+    for (uint32_t i = 0; out && i < n; i++)
+        if (!(out[i] = strdup(v[i]))) {
+            free_strings(out, n);
+            return NULL;
+        }
+    return out;
+}
+
 static void stream_free(spx_stream *s)
 {
     for (size_t i = 0; i < s->n_pipelines; i++)
         spx_pipeline_free(s->pipelines[i]);
-    if (s->channel_names) {
-        for (uint32_t i = 0; i < s->dim; i++)
-            free(s->channel_names[i]);
-        free(s->channel_names);
-    }
+    free_strings(s->channel_names, s->dim);
+    free_strings(s->channel_units, s->dim);
     free(s);
+}
+
+spx_errcode spx_stream_set_units(spx_stream *s, const char *const *units, size_t n, char *err,
+                                 size_t errlen)
+{
+    if (s->kind != SPX_KIND_SERIES || n != s->dim) {
+        snprintf(err, errlen, "channel_units: need exactly dim=%u units on a series stream", s->dim);
+        return SPX_E_BAD_REQUEST;
+    }
+    char **copy = copy_strings(units, s->dim);
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return SPX_E_INTERNAL;
+    }
+    free_strings(s->channel_units, s->dim);
+    s->channel_units = copy;
+    return SPX_OK;
 }
 
 void spx_registry_free(spx_registry *r)
@@ -118,14 +153,8 @@ spx_errcode spx_registry_create(spx_registry *r, const char *name, spx_kind kind
     s->kind = kind;
     s->dim = dim;
     s->rate = rate;
-    if (n_channel_names) {
-        s->channel_names = calloc(dim, sizeof *s->channel_names);
-        if (!s->channel_names)
-            goto oom_stream;
-        for (uint32_t i = 0; i < dim; i++)
-            if (!(s->channel_names[i] = strdup(channel_names[i])))
-                goto oom_stream;
-    }
+    if (n_channel_names && !(s->channel_names = copy_strings(channel_names, dim)))
+        goto oom_stream;
     if (r->n == r->cap) {
         size_t ncap = r->cap ? r->cap * 2 : 16;
         spx_stream **ns = realloc(r->streams, ncap * sizeof *ns);

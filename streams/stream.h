@@ -36,6 +36,7 @@ typedef struct spx_stream {
     uint32_t dim;
     double rate;
     char **channel_names;      /* series, optional: dim names */
+    char **channel_units;      /* series, optional: dim physical units ("uV", "degC") */
     spx_stream_counters c;
     bool has_last_seq;
     uint64_t last_seq;         /* newest producer seq */
@@ -74,6 +75,10 @@ spx_pipeline *spx_stream_detach(spx_stream *s, spx_pipeline *p);
 void spx_stream_get_info(const spx_stream *s, spx_stream_info *info);
 
 /* Checks a decoded header against this stream (kind, dimension) without changing anything. */
+/* Declares the physical unit of each channel of a series stream (n == dim). Returns SPX_OK, or
+ * SPX_E_BAD_REQUEST with err filled (the stream is unchanged). */
+spx_errcode spx_stream_set_units(spx_stream *s, const char *const *units, size_t n, char *err,
+                                 size_t errlen);
 spx_errcode spx_stream_check(const spx_stream *s, const spx_ingest_header *h, char *err,
                              size_t errlen);
 /* Accepts a validated message: numbers it, updates counters and sequence/timing checks, queues it on

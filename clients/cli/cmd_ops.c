@@ -11,7 +11,7 @@ static const char *const reply_envelope[] = {"ok", "id", NULL};
 
 enum {
     OPT_PRETTY = 1, OPT_KIND, OPT_DIM, OPT_RATE, OPT_CHANNELS, OPT_EVERY, OPT_INTERVAL, OPT_DETAIL,
-    OPT_OUTPUT
+    OPT_OUTPUT, OPT_UNITS
 };
 
 typedef struct op_state {
@@ -20,7 +20,7 @@ typedef struct op_state {
     uint64_t dim;
     int has_dim;
     double rate;
-    const char *channels;
+    const char *channels, *units;
     int64_t every, interval_ms;
     const char *detail, *output;
 } op_state;
@@ -37,6 +37,7 @@ static int on_option(cli_ctx *ctx, void *st, int id, const char *value)
         return cli_parse_u64(ctx, "--dim", value, 1, UINT32_MAX, &s->dim);
     case OPT_RATE: return cli_parse_double(ctx, "--rate", value, 1e-9, 1e12, &s->rate);
     case OPT_CHANNELS: s->channels = value; return 0;
+    case OPT_UNITS: s->units = value; return 0;
     case OPT_DETAIL: s->detail = value; return 0;
     case OPT_OUTPUT: s->output = value; return 0;
     case OPT_EVERY:
@@ -285,16 +286,18 @@ int cmd_create(cli_ctx *ctx, int argc, char **argv)
 {
     static const char usage[] =
         "usage: spectra create STREAM --kind rows|series|blocks --dim D [--rate HZ]\n"
-        "                      [--channels a,b,c]\n"
+        "                      [--channels a,b,c] [--units uV|uV,uV,mV]\n"
         "\n"
         "Creates a stream. --dim is the row dimension d (rows), the channel count C (series) or\n"
         "the rows per block m (blocks); with --channels it defaults to the number of names.\n"
-        "--rate is the nominal sample rate of a series in Hz.\n"
+        "--rate is the nominal sample rate of a series in Hz; --units the physical unit of its\n"
+        "channels (one for all, or one per channel).\n"
         "Streams are also created by the first push when the daemon allows it (auto_create).\n";
     static const cli_spec specs[] = {{"--kind", 1, OPT_KIND},
                                      {"--dim", 1, OPT_DIM},
                                      {"--rate", 1, OPT_RATE},
                                      {"--channels", 1, OPT_CHANNELS},
+                                     {"--units", 1, OPT_UNITS},
                                      {NULL, 0, 0}};
     op_state s;
     char **pos;
@@ -303,9 +306,9 @@ int cmd_create(cli_ctx *ctx, int argc, char **argv)
     if (rc)
         return rc;
     spectra_kind kind = SPECTRA_ROWS;
-    char *copy = NULL;
-    char **names = NULL;
-    size_t n_names = 0;
+    char *copy = NULL, *units_copy = NULL;
+    char **names = NULL, **units = NULL;
+    size_t n_names = 0, n_units = 0;
     rc = CLI_USAGE;
     if (!s.kind)
         cli_usage_error(ctx, "--kind is required");
@@ -320,19 +323,43 @@ int cmd_create(cli_ctx *ctx, int argc, char **argv)
                         n_names);
     else if (s.rate > 0 && kind != SPECTRA_SERIES)
         cli_usage_error(ctx, "--rate is for series streams");
+    else if (s.units && kind != SPECTRA_SERIES)
+        cli_usage_error(ctx, "--units is for series streams");
+    else if (s.units && !(units = split_list(s.units, &n_units, &units_copy)))
+        cli_error(ctx, "out of memory");
     else
         rc = CLI_OK;
+    uint32_t dim = (uint32_t)(s.has_dim ? s.dim : n_names);
+    if (rc == CLI_OK && units && n_units == 1 && dim > 1) {
+        /* One unit for every channel. */
+        char **all = malloc(dim * sizeof *all);
+        if (!all) {
+            cli_error(ctx, "out of memory");
+            rc = CLI_FAIL;
+        } else {
+            for (uint32_t i = 0; i < dim; i++)
+                all[i] = units[0];
+            free(units);
+            units = all;
+            n_units = dim;
+        }
+    }
+    if (rc == CLI_OK && units && n_units != dim)
+        rc = cli_usage_error(ctx, "--units: one unit, or one per channel (%u), not %zu", dim,
+                             n_units);
     if (rc == CLI_OK) {
-        uint32_t dim = (uint32_t)(s.has_dim ? s.dim : n_names);
         spectra_client *c = cli_connect(ctx);
         rc = c ? simple_op(ctx,
-                           spectra_create(c, pos[0], kind, dim, s.rate,
-                                          (const char *const *)names, n_names),
+                           spectra_create_ex(c, pos[0], kind, dim, s.rate,
+                                             (const char *const *)names, n_names,
+                                             (const char *const *)units, n_units),
                            c)
                : CLI_FAIL;
     }
     free(names);
     free(copy);
+    free(units);
+    free(units_copy);
     free(pos);
     return rc;
 }

@@ -179,6 +179,10 @@ int spectra_ping(spectra_client *client, spectra_msg **reply);
  * or n_channels names. */
 int spectra_create(spectra_client *client, const char *stream, spectra_kind kind, uint32_t dim,
                    double rate, const char *const *channel_names, size_t n_channels);
+/* The same with the physical unit of each channel ("uV", "degC"; series streams; NULL = none). */
+int spectra_create_ex(spectra_client *client, const char *stream, spectra_kind kind, uint32_t dim,
+                      double rate, const char *const *channel_names, size_t n_names,
+                      const char *const *channel_units, size_t n_units);
 int spectra_drop(spectra_client *client, const char *stream);
 /* params: "key=value" strings (split at the first '='). every / interval_ms < 0: daemon default. */
 int spectra_attach(spectra_client *client, const char *stream, const char *pipeline,

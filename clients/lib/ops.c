@@ -131,6 +131,25 @@ int spectra_ping(spectra_client *c, spectra_msg **reply)
 int spectra_create(spectra_client *c, const char *stream, spectra_kind kind, uint32_t dim,
                    double rate, const char *const *channel_names, size_t n_channels)
 {
+    return spectra_create_ex(c, stream, kind, dim, rate, channel_names,
+                             channel_names ? n_channels : 0, NULL, 0);
+}
+
+/* Packs "key": [str, ...] after checking every entry. */
+static int check_strings(spectra_client *c, const char *what, const char *const *v, size_t n)
+{
+    if (v && n > UINT32_MAX)
+        return spectra__fail(c, SPECTRA_EINVAL, "too many %s", what);
+    for (size_t i = 0; v && i < n; i++)
+        if (!v[i])
+            return spectra__fail(c, SPECTRA_EINVAL, "%s %zu is NULL", what, i);
+    return 0;
+}
+
+int spectra_create_ex(spectra_client *c, const char *stream, spectra_kind kind, uint32_t dim,
+                      double rate, const char *const *channel_names, size_t n_names,
+                      const char *const *channel_units, size_t n_units)
+{
     if (!c)
         return SPECTRA_EINVAL;
     int rc = check_name(c, "stream", stream);
@@ -141,14 +160,12 @@ int spectra_create(spectra_client *c, const char *stream, spectra_kind kind, uin
         return spectra__fail(c, SPECTRA_EINVAL, "unknown stream kind %d", (int)kind);
     if (!(rate >= 0) || isinf(rate))
         return spectra__fail(c, SPECTRA_EINVAL, "rate must be a finite number >= 0");
-    if (channel_names && n_channels > UINT32_MAX)
-        return spectra__fail(c, SPECTRA_EINVAL, "too many channel names");
-    for (size_t i = 0; channel_names && i < n_channels; i++)
-        if (!channel_names[i])
-            return spectra__fail(c, SPECTRA_EINVAL, "channel name %zu is NULL", i);
-    int with_names = channel_names != NULL;
+    if ((rc = check_strings(c, "channel names", channel_names, n_names)) ||
+        (rc = check_strings(c, "channel units", channel_units, n_units)))
+        return rc;
+    int with_names = channel_names != NULL, with_units = channel_units != NULL;
     request r;
-    request_begin(&r, c, "create", 3 + (rate > 0) + with_names);
+    request_begin(&r, c, "create", 3 + (rate > 0) + with_names + with_units);
     pack_key_cstr(&r.pk, "stream", stream);
     pack_key_cstr(&r.pk, "kind", kind_name);
     pack_cstr(&r.pk, "dim");
@@ -159,9 +176,15 @@ int spectra_create(spectra_client *c, const char *stream, spectra_kind kind, uin
     }
     if (with_names) {
         pack_cstr(&r.pk, "channel_names");
-        msgpack_pack_array(&r.pk, n_channels);
-        for (size_t i = 0; i < n_channels; i++)
+        msgpack_pack_array(&r.pk, n_names);
+        for (size_t i = 0; i < n_names; i++)
             pack_cstr(&r.pk, channel_names[i]);
+    }
+    if (with_units) {
+        pack_cstr(&r.pk, "channel_units");
+        msgpack_pack_array(&r.pk, n_units);
+        for (size_t i = 0; i < n_units; i++)
+            pack_cstr(&r.pk, channel_units[i]);
     }
     return request_finish(&r, c, NULL, 0);
 }

@@ -364,3 +364,60 @@ Test(bad_input, pipeline_operations_unknown_to_the_algorithm_are_refused, .timeo
     ctl_expect_ok(&d, "get", "s", "p");
     cr_assert_eq(spx_daemon_stop(&d), 0);
 }
+
+/* Channel names and units are declared at creation: all or nothing. */
+static void pack_create_series(msgpack_sbuffer *sb, const char *stream, unsigned dim,
+                               const char *const *units, unsigned n_units)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 6);
+    pack_str(&pk, "op"); pack_str(&pk, "create");
+    pack_str(&pk, "stream"); pack_str(&pk, stream);
+    pack_str(&pk, "kind"); pack_str(&pk, "series");
+    pack_str(&pk, "dim"); msgpack_pack_uint32(&pk, dim);
+    pack_str(&pk, "rate"); msgpack_pack_double(&pk, 160.0);
+    pack_str(&pk, "channel_units");
+    msgpack_pack_array(&pk, n_units);
+    for (unsigned i = 0; i < n_units; i++)
+        pack_str(&pk, units[i]);
+}
+
+Test(bad_input, channel_units_are_declared_all_or_nothing, .timeout = 120)
+{
+    spx_daemon_proc d;
+    spx_daemon_start(&d, NULL);
+    static const char *const units[3] = {"uV", "uV", "mV"};
+    msgpack_sbuffer sb;
+    pack_create_series(&sb, "short", 3, units, 2);
+    ctl_expect_error(&d, sb.data, sb.size, "bad_request");
+    msgpack_sbuffer_destroy(&sb);
+    pack_create_series(&sb, "eeg", 3, units, 3);
+    msgpack_unpacked r;
+    char code[64];
+    cr_assert_eq(spx_ctl_raw(&d, sb.data, sb.size, &r, 10000), 0);
+    cr_assert(spx_reply_ok(&r, code, sizeof code), "%s", code);
+    msgpack_unpacked_destroy(&r);
+    msgpack_sbuffer_destroy(&sb);
+    cr_assert_eq(spx_ctl_simple(&d, "list", NULL, NULL, &r), 0);
+    const msgpack_object *streams = NULL;
+    for (uint32_t i = 0; i < r.data.via.map.size; i++)
+        if (r.data.via.map.ptr[i].key.via.str.size == 7 &&
+            !memcmp(r.data.via.map.ptr[i].key.via.str.ptr, "streams", 7))
+            streams = &r.data.via.map.ptr[i].val;
+    cr_assert(streams && streams->type == MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq(streams->via.array.size, 1, "the refused create left no stream behind");
+    const msgpack_object *s = &streams->via.array.ptr[0];
+    const msgpack_object *got = NULL;
+    for (uint32_t i = 0; i < s->via.map.size; i++)
+        if (s->via.map.ptr[i].key.via.str.size == 13 &&
+            !memcmp(s->via.map.ptr[i].key.via.str.ptr, "channel_units", 13))
+            got = &s->via.map.ptr[i].val;
+    cr_assert(got && got->type == MSGPACK_OBJECT_ARRAY && got->via.array.size == 3);
+    for (unsigned i = 0; i < 3; i++)
+        cr_assert(got->via.array.ptr[i].via.str.size == strlen(units[i]) &&
+                  !memcmp(got->via.array.ptr[i].via.str.ptr, units[i], strlen(units[i])));
+    msgpack_unpacked_destroy(&r);
+    cr_assert_eq(spx_daemon_stop(&d), 0);
+}

@@ -210,16 +210,18 @@ class Client:
         """``{"version", "protocol", "uptime_s"}`` of the daemon."""
         return self._without_envelope(self.request("ping"))
 
-    def create(self, stream, kind, dim, rate=None, channel_names=None):
+    def create(self, stream, kind, dim, rate=None, channel_names=None, channel_units=None):
         """Creates a stream. ``kind``: ``"rows"``, ``"series"`` or ``"blocks"``; ``dim``: the row
         width d (rows), the channel count C (series) or the row count m of every block (blocks).
-        ``rate`` (Hz) and ``channel_names`` (a list of C str) are optional. Errors: ``exists``,
-        ``bad_name``, ``bad_request``."""
+        ``rate`` (Hz), ``channel_names`` and ``channel_units`` (lists of C str, series only) are
+        optional. Errors: ``exists``, ``bad_name``, ``bad_request``."""
         fields = {"stream": stream, "kind": kind, "dim": int(dim)}
         if rate is not None:
             fields["rate"] = float(rate)
         if channel_names is not None:
             fields["channel_names"] = [str(n) for n in channel_names]
+        if channel_units is not None:
+            fields["channel_units"] = [str(u) for u in channel_units]
         self.request("create", fields)
 
     def drop(self, stream):
@@ -227,7 +229,8 @@ class Client:
         self.request("drop", {"stream": stream})
 
     def list(self):
-        """The streams: a list of ``{"stream", "kind", "dim", "messages", "count", "pipelines":
+        """The streams: a list of ``{"stream", "kind", "dim", "rate", "channel_names",
+        "channel_units", "messages", "count", "pipelines":
         [{"pipeline", "algo", "params", "every", "interval_ms", "published"}]}``."""
         return self._key("list", self.request("list"), "streams")
 
