@@ -11,6 +11,7 @@
 
 #include "batch.h"
 #include "codec.h"
+#include "adapter_msgpack.h"
 #include "codec_test_util.h"
 #include "forecast.h"
 #include "pipeline.h"
@@ -139,68 +140,10 @@ static spx_errcode command_of(void *st, const char *name, const char *args, pack
     return code;
 }
 
-static const msgpack_object *get(const msgpack_object *m, const char *key)
-{
-    cr_assert(m && m->type == MSGPACK_OBJECT_MAP, "not a map looking for %s", key);
-    const msgpack_object *v = spx_map_get(m, key);
-    cr_assert(v, "key %s missing", key);
-    return v;
-}
-
-static uint64_t get_uint(const msgpack_object *m, const char *key)
-{
-    uint64_t v;
-    cr_assert_eq(spx_obj_uint(get(m, key), &v), 0, "%s is not a uint", key);
-    return v;
-}
-
-static double get_double(const msgpack_object *m, const char *key)
-{
-    double v;
-    cr_assert_eq(spx_obj_double(get(m, key), &v), 0, "%s is not a number", key);
-    return v;
-}
-
-static bool get_bool(const msgpack_object *m, const char *key)
-{
-    bool v;
-    cr_assert_eq(spx_obj_bool(get(m, key), &v), 0, "%s is not a bool", key);
-    return v;
-}
-
-static bool str_is(const msgpack_object *o, const char *s)
-{
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
-           memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
-}
-
-/* An f64 ndarray decoded into malloc'd doubles; shape has room for 2 dimensions. */
+/* Forecast arrays are f64 only. */
 static double *ndarray(const msgpack_object *nd, size_t *shape, size_t *ndim)
 {
-    cr_assert(str_is(get(nd, "dtype"), "f64"));
-    const msgpack_object *sh = get(nd, "shape"), *data = get(nd, "data");
-    cr_assert(sh->type == MSGPACK_OBJECT_ARRAY && sh->via.array.size >= 1 &&
-              sh->via.array.size <= 2);
-    *ndim = sh->via.array.size;
-    size_t count = 1;
-    for (size_t i = 0; i < *ndim; i++) {
-        uint64_t d;
-        cr_assert_eq(spx_obj_uint(&sh->via.array.ptr[i], &d), 0);
-        shape[i] = (size_t)d;
-        count *= (size_t)d;
-    }
-    cr_assert(data->type == MSGPACK_OBJECT_BIN);
-    cr_assert_eq(data->via.bin.size, count * 8);
-    double *x = malloc((count ? count : 1) * sizeof *x);
-    cr_assert(x);
-    for (size_t i = 0; i < count; i++) {
-        const unsigned char *b = (const unsigned char *)data->via.bin.ptr + 8 * i;
-        uint64_t u = 0;
-        for (int k = 7; k >= 0; k--)
-            u = (u << 8) | b[k];
-        memcpy(&x[i], &u, 8);
-    }
-    return x;
+    return ndarray_decode(nd, false, shape, ndim);
 }
 
 /* C channels of noisy sinusoids with different periods and phases, n x C row-major. */
