@@ -87,6 +87,21 @@ typedef struct spx_pipeline_ops {
                            msgpack_packer *pk, char *err, size_t errlen);
     /* Names accepted by `command`, comma separated, for errors and `algos` ("" when none). */
     const char *commands;
+
+    /* Durable state (snapshots, streams/snapshot.h). Every shipped kind implements both.
+     * save packs ONE msgpack map holding everything later updates and results depend on (running
+     * sums, bases, RNG state, counters, the "previous estimate" used for `change`...), so that an
+     * instance restored from it continues bit for bit like the original. Use streams/state_codec.h
+     * (arrays as raw little-endian bins, so doubles round-trip exactly). Worker thread, in order
+     * with the inputs; must not change the state. Returns 0, or -1 with err filled.
+     * load restores a saved map into an instance freshly made by create() with the same stream and
+     * params. The map comes from a file: check every key, type and size and return -1 with err
+     * filled on anything unexpected (never crash, never read out of bounds); after a failed load the
+     * caller destroys the instance. Loop thread, at start-up. */
+    int (*save)(void *state, msgpack_packer *pk, char *err, size_t errlen);
+    int (*load)(void *state, const msgpack_object *saved, char *err, size_t errlen);
+    /* Bumped whenever save's layout changes: a snapshot with another version is set aside. */
+    uint32_t state_version;
 } spx_pipeline_ops;
 
 /* Looks an algorithm up by name; NULL when unknown. */
