@@ -33,6 +33,10 @@ void spx_topeig_project_small_ex(const double *x, const double *Z, const double 
 void spx_topeig_axpy_f64(double *w, double c, const double *x, size_t d);
 void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d);
 
+/* Oja: renormalise the lazily normalised iterate this often: it bounds the drift of the norm
+ * carried by the update formula (one rounding per row) and keeps w far from overflow. */
+#define SPX_TOPEIG_OJA_RENORM_EVERY 256
+
 /* Oja / AdaOja state (k = 1). The iterate is kept unnormalised, v = w / ||w||: the new norm follows
  * from the two dot products already computed for the row, so a row costs one fused dot+norm pass
  * and one axpy pass, with no third pass to rescale w. */
@@ -155,6 +159,10 @@ typedef struct spx_topeig_method_ops {
 extern const spx_topeig_method_ops spx_topeig_oja_ops;
 extern const spx_topeig_method_ops spx_topeig_power_ops;
 extern const spx_topeig_method_ops spx_topeig_fd_ops;
+
+/* Why the ordering alarm was raised, [0] = "" (not raised) (topeig.c). */
+#define SPX_TOPEIG_ORDER_REASONS 5
+extern const char *const spx_topeig_order_reasons[SPX_TOPEIG_ORDER_REASONS];
 
 /* Ends an ordering-check block (topeig.c). */
 void spx_topeig_order_block_end(spx_topeig *t);

@@ -8,10 +8,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* Renormalise the lazily normalised iterate this often: it bounds the drift of the norm carried by
- * the update formula (one rounding per row) and keeps w far from overflow. */
-enum { OJA_RENORM_EVERY = 256 };
-
 static int oja_init(spx_topeig *t)
 {
     spx_topeig_oja *o = &t->oja;
@@ -77,7 +73,7 @@ static inline double oja_coefficient(spx_topeig *t, double wx, double xx, double
 
 static inline void oja_after_row(spx_topeig *t)
 {
-    if (++t->oja.since_renorm >= OJA_RENORM_EVERY || !(t->oja.w_norm2 < 1e200))
+    if (++t->oja.since_renorm >= SPX_TOPEIG_OJA_RENORM_EVERY || !(t->oja.w_norm2 < 1e200))
         oja_renormalise(t);
 }
 
