@@ -84,7 +84,6 @@ static int params_valid(const spx_topeig_params *p)
         return p->k == 1 && isfinite(p->eta0) && p->eta0 > 0.0 && isfinite(p->t0) && p->t0 > 0.0 &&
                isfinite(p->decay) && p->decay >= 0.0;
     case SPX_TOPEIG_POWER:
-        return p->k + p->oversample <= p->dim;
     case SPX_TOPEIG_RANDORDER:
         return p->k + p->oversample <= p->dim && isfinite(p->heavy_factor) && p->heavy_factor > 0.0;
     case SPX_TOPEIG_FD:

@@ -23,6 +23,15 @@ double spx_topeig_dot2_norm_f64(const double *x, const double *w, const double *
                                 double *xr, double *xx);
 double spx_topeig_dot2_norm_f32(const float *x, const double *w, const double *r, size_t d,
                                 double *xr, double *xx);
+/* w += c xp, then as spx_topeig_dot(2)_norm_* on x with the updated w, in one pass over w. */
+double spx_topeig_axpy_dot_norm_f64(double *w, double c, const double *xp, const double *x,
+                                    size_t d, double *xx);
+double spx_topeig_axpy_dot_norm_f32(double *w, double c, const float *xp, const float *x, size_t d,
+                                    double *xx);
+double spx_topeig_axpy_dot2_norm_f64(double *w, double c, const double *xp, const double *x,
+                                     const double *r, size_t d, double *xr, double *xx);
+double spx_topeig_axpy_dot2_norm_f32(double *w, double c, const float *xp, const float *x,
+                                     const double *r, size_t d, double *xr, double *xx);
 /* For p <= 4 columns (column-major d x p): y = Z^T x, and S += x y^T. */
 void spx_topeig_project_small(const double *x, const double *Z, size_t d, size_t p, double *y);
 void spx_topeig_rank_update_small(double *S, const double *x, const double *y, size_t d, size_t p);

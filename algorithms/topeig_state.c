@@ -187,9 +187,9 @@ static void walk_scalars(spx_topeig *t, walk *w)
         walk_u64(w, "blk_block_target", &b->block_target, b->block_first, 64 * b->block_first);
         walk_u64(w, "blk_blocks", &b->blocks, 0, UINT64_MAX);
         walk_f64(w, "blk_last_gap", &b->last_gap);
+        walk_fixed(w, "blk_heavy_max", b->heavy_max);
+        walk_size(w, "blk_n_heavy", &b->n_heavy, 0, b->heavy_max);
         if (m == SPX_TOPEIG_RANDORDER) {
-            walk_fixed(w, "blk_heavy_max", b->heavy_max);
-            walk_size(w, "blk_n_heavy", &b->n_heavy, 0, b->heavy_max);
             walk_u64(w, "blk_n_cur", &b->n_cur, 0, UINT64_MAX);
             walk_u64(w, "blk_n_prev", &b->n_prev, 0, UINT64_MAX);
             walk_u64(w, "blk_next_restart", &b->next_restart, 2, UINT64_MAX);
@@ -278,9 +278,9 @@ size_t spx_topeig_state_arrays(spx_topeig *t, spx_topeig_state_array *out)
             add_array(out, &n, "blk_avg_prev", SPX_TOPEIG_F64, b->avg_prev, d * k);
             add_array(out, &n, "blk_th_cur", SPX_TOPEIG_F64, b->th_cur, k + 1);
             add_array(out, &n, "blk_th_prev", SPX_TOPEIG_F64, b->th_prev, k + 1);
-            add_array(out, &n, "blk_heavy", SPX_TOPEIG_F64, b->heavy, b->n_heavy * d);
-            add_array(out, &n, "blk_heavy_norm2", SPX_TOPEIG_F64, b->heavy_norm2, b->n_heavy);
         }
+        add_array(out, &n, "blk_heavy", SPX_TOPEIG_F64, b->heavy, b->n_heavy * d);
+        add_array(out, &n, "blk_heavy_norm2", SPX_TOPEIG_F64, b->heavy_norm2, b->n_heavy);
     } else {
         spx_topeig_fd *f = &t->fd;
         add_array(out, &n, "fd_B", SPX_TOPEIG_F64, f->B, f->filled * d);
