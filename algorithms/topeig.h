@@ -102,4 +102,53 @@ void spx_topeig_result_get(const spx_topeig *t, spx_topeig_result *out);
 void spx_topeig_mark(spx_topeig *t);
 void spx_topeig_free(spx_topeig *t);
 
+/* ---- Durable state (snapshots) ------------------------------------------------------------------
+ * The estimator's state as named values, so that the stream layer can save and restore it (this
+ * layer does no I/O). Everything later updates and results depend on is included; a restored
+ * estimator continues bit for bit like the original.
+ *   save:    spx_topeig_state_scalars() copies the scalars out; spx_topeig_state_arrays() lists
+ *            the arrays (pointers into the estimator; lengths follow from the scalars, e.g. only
+ *            the rows held in a buffer).
+ *   restore: into an estimator freshly created with the same params: take its scalar list (names,
+ *            types), replace the values, spx_topeig_state_set_scalars() (checks each value and
+ *            the relations between them against this instance), then list the arrays (lengths now
+ *            those of the restored state), fill each with exactly n values, and
+ *            spx_topeig_state_check(). After a failed restore the estimator is unusable: free it.
+ * The first scalars (method, dim, k and the method's sizes) identify the configuration: a state
+ * saved under other params is refused. */
+typedef enum spx_topeig_value_type {
+    SPX_TOPEIG_U64 = 0,
+    SPX_TOPEIG_I64 = 1,
+    SPX_TOPEIG_F64 = 2,
+} spx_topeig_value_type;
+
+typedef struct spx_topeig_state_scalar {
+    const char *name;           /* static */
+    spx_topeig_value_type type;
+    union {
+        uint64_t u;
+        int64_t i;
+        double f;
+    } v;
+} spx_topeig_state_scalar;
+
+typedef struct spx_topeig_state_array {
+    const char *name;           /* static */
+    spx_topeig_value_type type; /* SPX_TOPEIG_U64 or SPX_TOPEIG_F64 */
+    void *data;                 /* n values inside the estimator */
+    size_t n;
+} spx_topeig_state_array;
+
+/* Room the callers' lists need (either kind). */
+#define SPX_TOPEIG_STATE_MAX 64
+
+/* Fills out[0..SPX_TOPEIG_STATE_MAX) and returns the count (fixed for a method). */
+size_t spx_topeig_state_scalars(const spx_topeig *t, spx_topeig_state_scalar *out);
+/* Returns 0, or -EINVAL with the reason in err (names, types, ranges, relations). */
+int spx_topeig_state_set_scalars(spx_topeig *t, const spx_topeig_state_scalar *in, size_t n,
+                                 char *err, size_t errlen);
+size_t spx_topeig_state_arrays(spx_topeig *t, spx_topeig_state_array *out);
+/* Checks what the arrays hold (after they are filled). 0, or -EINVAL with err. */
+int spx_topeig_state_check(const spx_topeig *t, char *err, size_t errlen);
+
 #endif

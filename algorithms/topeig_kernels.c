@@ -128,6 +128,83 @@ CLONES void spx_topeig_axpy_f64(double *w, double c, const double *x, size_t d) 
 
 CLONES void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d) { AXPY_BODY(LOAD_F) }
 
+/* Oja: the previous row's update w += c xp fused with the next row's first read (<x, w>, ||x||^2,
+ * optionally <x, r>): one pass over w per row instead of two. Element for element and sum for sum
+ * the same arithmetic as spx_topeig_axpy_* followed by spx_topeig_dot(2)_norm_*, so results are
+ * bit-identical to the two passes. */
+#define AXPY_DOT_BODY(LOAD, WITH_R)                                                              \
+    v4d cv = {c, c, c, c};                                                                       \
+    v4d s0 = {0, 0, 0, 0}, s1 = s0, t0 = s0, t1 = s0, q0 = s0, q1 = s0;                          \
+    const size_t ahead = d < 512 ? 512 : d;                                                      \
+    size_t i = 0;                                                                                \
+    for (; i + 8 <= d; i += 8) {                                                                 \
+        v4d p0, p1, w0, w1, a0, a1;                                                              \
+        __builtin_prefetch(x + ahead + i);                                                       \
+        LOAD(p0, xp + i);                                                                        \
+        LOAD(p1, xp + i + 4);                                                                    \
+        LOAD_D(w0, w + i);                                                                       \
+        LOAD_D(w1, w + i + 4);                                                                   \
+        w0 += cv * p0;                                                                           \
+        w1 += cv * p1;                                                                           \
+        STORE_D(w + i, w0);                                                                      \
+        STORE_D(w + i + 4, w1);                                                                  \
+        LOAD(a0, x + i);                                                                         \
+        LOAD(a1, x + i + 4);                                                                     \
+        s0 += a0 * w0;                                                                           \
+        s1 += a1 * w1;                                                                           \
+        if (WITH_R) {                                                                            \
+            v4d r0, r1;                                                                          \
+            LOAD_D(r0, r + i);                                                                   \
+            LOAD_D(r1, r + i + 4);                                                               \
+            t0 += a0 * r0;                                                                       \
+            t1 += a1 * r1;                                                                       \
+        }                                                                                        \
+        q0 += a0 * a0;                                                                           \
+        q1 += a1 * a1;                                                                           \
+    }                                                                                            \
+    for (size_t j = i; j < d; j++)                                                               \
+        w[j] += c * (double)xp[j];                                                               \
+    double s = HSUM(s0, s1), u = HSUM(t0, t1), q = HSUM(q0, q1);                                 \
+    for (; i < d; i++) {                                                                         \
+        double xi = x[i];                                                                        \
+        s += xi * w[i];                                                                          \
+        if (WITH_R)                                                                              \
+            u += xi * r[i];                                                                      \
+        q += xi * xi;                                                                            \
+    }                                                                                            \
+    if (WITH_R)                                                                                  \
+        *xr = u;                                                                                 \
+    *xx = q;                                                                                     \
+    return s;
+
+CLONES double spx_topeig_axpy_dot_norm_f64(double *w, double c, const double *xp, const double *x,
+                                           size_t d, double *xx)
+{
+    const double *r = NULL;
+    double *xr = NULL;
+    AXPY_DOT_BODY(LOAD_D, 0)
+}
+
+CLONES double spx_topeig_axpy_dot_norm_f32(double *w, double c, const float *xp, const float *x,
+                                           size_t d, double *xx)
+{
+    const double *r = NULL;
+    double *xr = NULL;
+    AXPY_DOT_BODY(LOAD_F, 0)
+}
+
+CLONES double spx_topeig_axpy_dot2_norm_f64(double *w, double c, const double *xp, const double *x,
+                                            const double *r, size_t d, double *xr, double *xx)
+{
+    AXPY_DOT_BODY(LOAD_D, 1)
+}
+
+CLONES double spx_topeig_axpy_dot2_norm_f32(double *w, double c, const float *xp, const float *x,
+                                            const double *r, size_t d, double *xr, double *xx)
+{
+    AXPY_DOT_BODY(LOAD_F, 1)
+}
+
 /* Block methods with few columns (p <= 4, the default p = 3): per row, y = Z^T x in one read of x
  * and S += x y^T in a second, the p columns of Z and S staying in cache. A GEMM with 3 columns
  * runs far below the machine's peak, so this is ~4x faster than the two skinny GEMMs per group.
