@@ -60,9 +60,9 @@ typedef struct spx_topeig_params {
     size_t oversample;          /* POWER, RANDORDER: extra iterate columns, p = k + oversample (default 2;
                                    >= 1 gives a gap estimate) */
     size_t sketch_rows;         /* FD: l, the sketch size (0 = auto: min(dim, max(2k, 128))) */
-    double heavy_factor;        /* RANDORDER: a row is heavy when ||x||^2 >= F_t^2 / (heavy_factor d log2(2d)),
+    double heavy_factor;        /* POWER, RANDORDER: a row is heavy when ||x||^2 >= F_t^2 / (heavy_factor d log2(2d)),
                                    F_t the running Frobenius norm (default 4) */
-    size_t heavy_max;           /* RANDORDER: heavy rows kept at most (0 = auto) */
+    size_t heavy_max;           /* POWER, RANDORDER: heavy rows kept at most (0 = auto) */
     size_t order_block;         /* rows per ordering check (0 = auto: max(256, 2 dim)) */
     double order_z;             /* ordering alarm threshold in standard errors (default 6) */
 } spx_topeig_params;
@@ -81,7 +81,7 @@ typedef struct spx_topeig_result {
     /* Added by the eigenvector issue. */
     spx_topeig_method method;
     double gap;                 /* estimate of R = s1^2 / s2^2, or 0 when the method cannot tell */
-    uint64_t heavy_rows;        /* heavy rows held verbatim (RANDORDER), else 0 */
+    uint64_t heavy_rows;        /* heavy rows held verbatim (POWER, RANDORDER), else 0 */
     double shrink;              /* FD: total shrinkage / n, a bound on the eigenvalue error; else 0 */
     double change;              /* 1 - ||V_mark V^T||_F^2 / k: mean squared sine of the angles between
                                    the current subspace and the one at the last spx_topeig_mark()

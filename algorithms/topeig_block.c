@@ -410,6 +410,32 @@ static void small_row(spx_topeig *t, const double *x)
         block_end(t);
 }
 
+/* small_row for an f32 row, read as it is; widened (into the unused staging buffer) only when it
+ * is heavy and must be stored. */
+static void small_row_f32(spx_topeig *t, const float *x)
+{
+    spx_topeig_block *b = &t->blk;
+    const size_t d = t->d, p = b->p;
+    double y[4], xr, xx;
+    spx_topeig_project_small_ex_f32(x, b->Z, t->order.ref, d, p, y, &xr, &xx);
+    spx_topeig_row_seen(t, xx, xr);
+    int held = 0;
+    if (xx > 0.0 && xx >= heavy_threshold(t)) {
+        for (size_t i = 0; i < d; i++)
+            b->stage[i] = x[i];
+        held = heavy_insert(t, b->stage, xx);
+    }
+    if (!held) {
+        spx_topeig_rank_update_small_f32(b->S, x, y, d, p);
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = 0; j < p; j++)
+                b->T[i + j * p] += y[i] * y[j];
+        b->block_light++;
+    }
+    if (++b->block_rows == b->block_target)
+        block_end(t);
+}
+
 static void block_update_f64(spx_topeig *t, const double *rows, size_t n)
 {
     spx_topeig_block *b = &t->blk;
@@ -446,13 +472,8 @@ static void block_update_f32(spx_topeig *t, const float *rows, size_t n)
     spx_topeig_block *b = &t->blk;
     const size_t d = t->d;
     if (b->p <= 4) {
-        /* Widened into the staging buffer's first row; as the f64 path from there. */
-        for (size_t r = 0; r < n; r++) {
-            const float *x = rows + r * d;
-            for (size_t i = 0; i < d; i++)
-                b->stage[i] = x[i];
-            small_row(t, b->stage);
-        }
+        for (size_t r = 0; r < n; r++)
+            small_row_f32(t, rows + r * d);
         return;
     }
     while (n > 0) {

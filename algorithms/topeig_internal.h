@@ -38,6 +38,10 @@ void spx_topeig_rank_update_small(double *S, const double *x, const double *y, s
 /* y = Z^T x, *xr = <x, r>, *xx = ||x||^2 in one read of x (p <= 4). */
 void spx_topeig_project_small_ex(const double *x, const double *Z, const double *r, size_t d,
                                  size_t p, double *y, double *xr, double *xx);
+void spx_topeig_project_small_ex_f32(const float *x, const double *Z, const double *r, size_t d,
+                                     size_t p, double *y, double *xr, double *xx);
+void spx_topeig_rank_update_small_f32(double *S, const float *x, const double *y, size_t d,
+                                      size_t p);
 /* w += c x */
 void spx_topeig_axpy_f64(double *w, double c, const double *x, size_t d);
 void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d);

@@ -232,14 +232,14 @@ CLONES double spx_topeig_axpy_dot2_norm_f32(double *w, double c, const float *xp
     _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                     \
         y[j] = ((acc[j][0] + acc[j][2]) + (acc[j][1] + acc[j][3])) + tail[j];
 
-#define RANK_BODY(P)                                                                             \
+#define RANK_BODY(P, LOAD)                                                                       \
     v4d yv[P];                                                                                   \
     _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                     \
         yv[j] = (v4d){y[j], y[j], y[j], y[j]};                                                   \
     size_t i = 0;                                                                                \
     for (; i + 4 <= d; i += 4) {                                                                 \
         v4d a, s;                                                                                \
-        LOAD_D(a, x + i);                                                                        \
+        LOAD(a, x + i);                                                                          \
         _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++) {                               \
             LOAD_D(s, S + j * d + i);                                                            \
             s += yv[j] * a;                                                                      \
@@ -248,7 +248,7 @@ CLONES double spx_topeig_axpy_dot2_norm_f32(double *w, double c, const float *xp
     }                                                                                            \
     for (; i < d; i++)                                                                           \
         _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                 \
-            S[j * d + i] += y[j] * x[i];
+            S[j * d + i] += y[j] * (double)x[i];
 
 /* PROJ_BODY plus <x, r> and ||x||^2 in the same read of x (a row's first touch). */
 #define PROJ_EX_BODY(P, LOAD, XT)                                                                \
@@ -296,7 +296,16 @@ CLONES double spx_topeig_axpy_dot2_norm_f32(double *w, double c, const float *xp
     }                                                                                            \
     CLONES static void rank_##P(double *S, const double *x, const double *y, size_t d)           \
     {                                                                                            \
-        RANK_BODY(P)                                                                             \
+        RANK_BODY(P, LOAD_D)                                                                     \
+    }                                                                                            \
+    CLONES static void projx_f32_##P(const float *x, const double *Z, const double *r, size_t d, \
+                                     double *y, double *xr, double *xx)                          \
+    {                                                                                            \
+        PROJ_EX_BODY(P, LOAD_F, double)                                                          \
+    }                                                                                            \
+    CLONES static void rank_f32_##P(double *S, const float *x, const double *y, size_t d)        \
+    {                                                                                            \
+        RANK_BODY(P, LOAD_F)                                                                     \
     }
 
 DEFINE_PROJ_RANK(1)
@@ -332,5 +341,28 @@ void spx_topeig_rank_update_small(double *S, const double *x, const double *y, s
     case 2: rank_2(S, x, y, d); break;
     case 3: rank_3(S, x, y, d); break;
     default: rank_4(S, x, y, d); break;
+    }
+}
+
+/* f32 rows read as they are (widened in registers): the same sums as widening the row first. */
+void spx_topeig_project_small_ex_f32(const float *x, const double *Z, const double *r, size_t d,
+                                     size_t p, double *y, double *xr, double *xx)
+{
+    switch (p) {
+    case 1: projx_f32_1(x, Z, r, d, y, xr, xx); break;
+    case 2: projx_f32_2(x, Z, r, d, y, xr, xx); break;
+    case 3: projx_f32_3(x, Z, r, d, y, xr, xx); break;
+    default: projx_f32_4(x, Z, r, d, y, xr, xx); break;
+    }
+}
+
+void spx_topeig_rank_update_small_f32(double *S, const float *x, const double *y, size_t d,
+                                      size_t p)
+{
+    switch (p) {
+    case 1: rank_f32_1(S, x, y, d); break;
+    case 2: rank_f32_2(S, x, y, d); break;
+    case 3: rank_f32_3(S, x, y, d); break;
+    default: rank_f32_4(S, x, y, d); break;
     }
 }
