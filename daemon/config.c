@@ -151,7 +151,12 @@ static int daemon_key(parse_ctx *ctx, const char *name, const char *value)
         if (spx_log_level_parse(value, &c->log_level))
             FAIL("log_level=%s: expected error, warn, info or debug", value);
     } else {
-        FAIL("unknown key '%s' in [spectrad]", name);
+        int taken = spx_security_config_key(&c->security, name, value, ctx->lineno, ctx->err,
+                                            sizeof ctx->err);
+        if (taken < 0)
+            return 0;
+        if (taken == 0)
+            FAIL("unknown key '%s' in [spectrad]", name);
     }
     return 1;
 }
@@ -287,6 +292,8 @@ int spx_config_load_file(spx_config *c, const char *path, char *err, size_t errl
                      c->pipelines[i].line, c->pipelines[i].stream, c->pipelines[i].name);
             return -1;
         }
+    if (spx_security_check_file(&c->security, path, err, errlen) != 0)
+        return -1;
     snprintf(c->config_file, sizeof c->config_file, "%s", path);
     return 0;
 }
@@ -309,7 +316,7 @@ int spx_config_validate(const spx_config *c, char *err, size_t errlen)
                 return -1;
             }
     }
-    return 0;
+    return spx_security_validate(&c->security, eps, err, errlen);
 }
 
 void spx_config_keep_cli(spx_config *to, const spx_config *from)

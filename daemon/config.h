@@ -11,6 +11,7 @@
 #include "journal.h"
 #include "log.h"
 #include "stream.h"
+#include "security.h"
 
 #define SPX_ENDPOINT_MAX 256
 #define SPX_CONFIG_STREAMS_MAX 64
@@ -76,6 +77,7 @@ typedef struct spx_config {
     size_t snapshot_journal_bytes; /* also snapshot when a journal grew this much since the last */
     spx_journal_sync journal_sync;
     unsigned journal_sync_ms;      /* journal_sync = interval */
+    spx_security_config security;  /* CURVE keys, allow-lists, loopback default (security.h) */
     size_t n_streams;
     spx_config_stream streams[SPX_CONFIG_STREAMS_MAX];
     size_t n_pipelines;

@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "config.h"
 #include "stream.h"
+#include "zap.h"
 #include "zsock.h"
 
 typedef struct spx_pending_get spx_pending_get;
@@ -35,6 +36,7 @@ typedef struct spx_server {
     spx_zsock ingest;
     spx_zsock control;
     void *pub;                     /* PUB: only written, never watched */
+    spx_zap zap;                   /* CURVE allow-lists, when configured (zap.h) */
     spx_registry *reg;
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t tick;               /* interval publishes, backpressure release, shutdown progress */

@@ -17,6 +17,23 @@ static void pack_error_counts(msgpack_packer *pk, const uint64_t *errors)
             spx_pack_key_uint(pk, spx_errcode_name((spx_errcode)i), errors[i]);
 }
 
+/* auth: {curve: bool, failures: {ingest, results, control}, keys: {...}} (refused handshakes and
+ * allow-list sizes per role). */
+static void pack_auth_stats(msgpack_packer *pk, const spx_zap *z)
+{
+    spx_pack_cstr(pk, "auth");
+    msgpack_pack_map(pk, 3);
+    spx_pack_key_bool(pk, "curve", z->enabled);
+    spx_pack_cstr(pk, "failures");
+    msgpack_pack_map(pk, SPX_ROLE_COUNT);
+    for (int r = 0; r < SPX_ROLE_COUNT; r++)
+        spx_pack_key_uint(pk, spx_role_name((spx_role)r), z->failures[r]);
+    spx_pack_cstr(pk, "keys");
+    msgpack_pack_map(pk, SPX_ROLE_COUNT);
+    for (int r = 0; r < SPX_ROLE_COUNT; r++)
+        spx_pack_key_uint(pk, spx_role_name((spx_role)r), z->allow[r].n);
+}
+
 static void pack_pipeline_stats(msgpack_packer *pk, const spx_pipeline *p)
 {
     msgpack_pack_map(pk, 8);
@@ -70,7 +87,7 @@ spx_errcode spx_op_stats(spx_server *srv, spx_request *req, msgpack_packer *pk, 
                          size_t errlen)
 {
     const spx_server_counters *c = &srv->c;
-    spx_reply_begin(pk, req, 8);
+    spx_reply_begin(pk, req, 9);
     spx_pack_key_double(pk, "uptime_s", spx_now() - srv->started);
     spx_pack_cstr(pk, "ingest");
     msgpack_pack_map(pk, 8);
@@ -92,6 +109,7 @@ spx_errcode spx_op_stats(spx_server *srv, spx_request *req, msgpack_packer *pk, 
     msgpack_pack_map(pk, 2);
     spx_pack_key_uint(pk, "requests", c->control_requests);
     spx_pack_key_uint(pk, "errors", c->control_errors);
+    pack_auth_stats(pk, &srv->zap);
     spx_pack_key_uint(pk, "pipeline_errors", c->pipeline_errors);
     spx_pack_key_uint(pk, "queued_bytes", *spx_registry_bytes_held(srv->reg));
     spx_pack_key_uint(pk, "jobs_in_flight", srv->jobs_in_flight);

@@ -25,6 +25,7 @@ static const command commands[] = {
     {"push", cmd_push, "send a file (text, EDF, .npy, raw blocks) to a stream"},
     {"sub", cmd_sub, "print published results, one JSON object per line"},
     {"bench", cmd_bench, "measure end-to-end ingest throughput against raw ZeroMQ"},
+    {"keygen", cmd_keygen, "write a CURVE key pair NAME.key / NAME.key_secret"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -48,6 +49,8 @@ static void usage(FILE *out)
           "  --publish EP   results endpoint  (env SPECTRA_PUBLISH, default " SPECTRA_DEFAULT_PUBLISH
           ")\n"
           "  --timeout SEC  control request timeout (default 5)\n"
+          "  --server-key FILE  the daemon's public key file: use CURVE (env SPECTRA_SERVER_KEY)\n"
+          "  --key FILE     this client's secret key file, NAME.key_secret (env SPECTRA_KEY)\n"
           "  --version      print the version\n"
           "  --help         this help; 'spectra COMMAND --help' for a command\n"
           "\n"
@@ -72,6 +75,10 @@ static void env_endpoints(cli_ctx *ctx)
         ctx->opts.ingest = v;
     if ((v = getenv("SPECTRA_PUBLISH")) && *v)
         ctx->opts.publish = v;
+    if ((v = getenv("SPECTRA_SERVER_KEY")) && *v)
+        ctx->opts.server_key = v;
+    if ((v = getenv("SPECTRA_KEY")) && *v)
+        ctx->opts.client_key = v;
 }
 
 int main(int argc, char **argv)

@@ -147,13 +147,18 @@ typedef struct spectra_options {
     int send_hwm;           /* ingest high-water mark in messages; 0: ZeroMQ's default (1000) */
     int linger_ms;          /* how long spectra_close() waits to deliver queued ingest messages;
                                < 0 until delivered (the default), 0 drop them */
+    /* CURVE (both or neither; see "CURVE keys" below): the daemon's public key file and this
+     * client's secret key file. NULL: plain sockets, as a daemon without keys expects. */
+    const char *server_key;
+    const char *client_key;
 } spectra_options;
 
 /* Fills the defaults. */
 void spectra_options_init(spectra_options *opts);
 
 /* Makes a client (opts NULL: defaults). Sockets are connected on first use, so this only fails for
- * lack of memory (NULL). */
+ * lack of memory (NULL). Key files named in opts are read here; if one cannot be used, every call
+ * that needs a socket fails with that reason (SPECTRA_EIO / SPECTRA_EPARSE / SPECTRA_EINVAL). */
 spectra_client *spectra_connect(const spectra_options *opts);
 void spectra_close(spectra_client *client);
 
@@ -162,6 +167,9 @@ const char *spectra_last_error(const spectra_client *client);
 const char *spectra_last_error_code(const spectra_client *client);
 
 int spectra_set_timeout(spectra_client *client, int timeout_ms);
+/* Sets (or with two NULLs clears) the CURVE key files for sockets opened from now on; call it
+ * before the first request, push or subscribe. Returns 0 or the error of reading a file. */
+int spectra_set_curve_keys(spectra_client *client, const char *server_key, const char *client_key);
 int spectra_set_send_timeout(spectra_client *client, int timeout_ms);
 
 /* Control: one request map out, one reply map back, matched by "id" (the library sets "id", so a
@@ -261,6 +269,31 @@ int spectra_unsubscribe(spectra_client *client, const char *prefix);
  * (SPECTRA_TOPIC_MAX + 1 bytes suffice), *body the decoded body map. */
 int spectra_recv_result(spectra_client *client, int timeout_ms, char *topic, size_t topic_cap,
                         spectra_msg **body);
+
+/* ---------------------------------------------------------------------------------------------
+ * CURVE keys
+ *
+ * A daemon configured with keys (docs/operations.md, "Security") accepts only CURVE clients whose
+ * public key is in the allow-list of the socket's role: producers (ingest), subscribers (results),
+ * operators (control). Key files use CZMQ's zcert text format, so existing zcert files work:
+ *
+ *     curve
+ *         public-key = "<40 Z85 characters>"
+ *         secret-key = "<40 Z85 characters>"     (only in NAME.key_secret)
+ */
+#define SPECTRA_KEY_Z85_LEN 40
+
+/* Writes a new key pair: BASE.key (public, mode 0644) and BASE.key_secret (mode 0600). Refuses
+ * (SPECTRA_EIO) when either file exists. err (may be NULL) receives the reason. */
+int spectra_keygen(const char *base, char *err, size_t errlen);
+/* Reads a key file: its public key into public_z85 (SPECTRA_KEY_Z85_LEN + 1 bytes) and, when
+ * secret_z85 is not NULL, its secret key (the file must then be a secret file). Returns 0,
+ * SPECTRA_EIO (cannot read), SPECTRA_EPARSE (bad format: "FILE:LINE: reason" in err). */
+int spectra_key_read(const char *path, char *public_z85, char *secret_z85, char *err,
+                     size_t errlen);
+/* The same from text in memory; name is used in messages. */
+int spectra_key_parse(const char *text, size_t len, const char *name, char *public_z85,
+                      char *secret_z85, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------------------------------------
  * Text tables: numbers in CSV / delimited / whitespace-separated text, read in batches of rows

@@ -214,7 +214,7 @@ int spectra_push(spectra_client *c, const spectra_ingest *m)
     if (s)
         rc = send_frames(c, s, hdr, hdr_len, m->data, payload_len);
     else
-        rc = SPECTRA_EZMQ;
+        rc = spectra__socket_error(c);
     if (hdr != small)
         free(hdr);
     if (rc)

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import zmq
 
-from . import wire
+from . import keys, wire
 from .errors import DaemonError, ProtocolError, Timeout
 from .subscriber import Subscriber, _ms
 
@@ -56,6 +56,9 @@ class Client:
     never comes back).
     ``max_message_bytes``: refuse replies and results larger than this (ZMQ_MAXMSGSIZE; None: no
     limit).
+    ``server_key``, ``key``: for a daemon with CURVE keys, the daemon's public key file and this
+    client's secret key file (zcert format, e.g. from ``spectra keygen``; see :mod:`spectra.keys`).
+    Both or neither; read here, so a bad file raises :class:`spectra.keys.KeyFileError` at once.
 
     Sockets are connected on first use, so making a Client never fails for an absent daemon. A
     timed-out request closes its control socket, so a late reply can never be taken for the answer
@@ -65,9 +68,11 @@ class Client:
 
     def __init__(self, control=DEFAULT_CONTROL, ingest=DEFAULT_INGEST, publish=DEFAULT_PUBLISH,
                  timeout=DEFAULT_TIMEOUT, send_timeout=None, send_hwm=None, linger=None,
-                 max_message_bytes=None, max_payload_bytes=DEFAULT_MAX_PAYLOAD, context=None):
+                 max_message_bytes=None, max_payload_bytes=DEFAULT_MAX_PAYLOAD, context=None,
+                 server_key=None, key=None):
         if timeout is None or timeout <= 0:
             raise ValueError("timeout must be > 0 seconds")
+        self._curve = keys.load_curve(server_key, key)
         self.control_endpoint = control
         self.ingest_endpoint = ingest
         self.publish_endpoint = publish
@@ -123,6 +128,7 @@ class Client:
             s.setsockopt(zmq.SNDTIMEO, _ms(self.timeout))
             if self.max_message_bytes:
                 s.setsockopt(zmq.MAXMSGSIZE, int(self.max_message_bytes))
+            keys.apply_curve(s, self._curve)
             s.connect(self.control_endpoint)
             self._control = s
         return self._control
@@ -331,7 +337,8 @@ class Client:
         closed with the client. ``timeout`` and ``hwm`` as for :class:`Subscriber`."""
         self._check_open()
         sub = Subscriber(topics, publish=self.publish_endpoint, timeout=timeout,
-                         context=self._ctx, max_message_bytes=self.max_message_bytes, hwm=hwm)
+                         context=self._ctx, max_message_bytes=self.max_message_bytes, hwm=hwm,
+                         _curve=self._curve)
         self._subscribers.append(sub)
         return sub
 
@@ -344,6 +351,7 @@ class Client:
             s.setsockopt(zmq.SNDTIMEO, _ms(self._send_timeout))
             if self._send_hwm:
                 s.setsockopt(zmq.SNDHWM, int(self._send_hwm))
+            keys.apply_curve(s, self._curve)
             s.connect(self.ingest_endpoint)
             self._ingest = s
         return self._ingest
