@@ -139,6 +139,8 @@ int cmd_call(cli_ctx *ctx, int argc, char **argv);
 int cmd_algos(cli_ctx *ctx, int argc, char **argv);
 int cmd_get_detail(cli_ctx *ctx, const char *stream, const char *pipeline, const char *detail,
                    char **words, size_t n_words, const char *output, int pretty);
+int cmd_save(cli_ctx *ctx, int argc, char **argv);
+int cmd_position(cli_ctx *ctx, int argc, char **argv);
 int cmd_push(cli_ctx *ctx, int argc, char **argv);
 int cmd_sub(cli_ctx *ctx, int argc, char **argv);
 int cmd_bench(cli_ctx *ctx, int argc, char **argv);

@@ -22,6 +22,8 @@ static const command commands[] = {
     {"get", cmd_get, "the current result of a pipeline, or a named detail of it (JSON)"},
     {"call", cmd_call, "run a named operation of a pipeline (fit, recluster, load_model, ...)"},
     {"algos", cmd_algos, "the algorithms the daemon can attach and their operations (JSON)"},
+    {"save", cmd_save, "snapshot a stream (or every durable stream) now; --wait until on disk"},
+    {"position", cmd_position, "how far a stream is accepted, applied and durable (JSON)"},
     {"push", cmd_push, "send a file (text, EDF, .npy, raw blocks) to a stream"},
     {"sub", cmd_sub, "print published results, one JSON object per line"},
     {"bench", cmd_bench, "measure end-to-end ingest throughput against raw ZeroMQ"},
@@ -39,7 +41,7 @@ static void usage(FILE *out)
           "Commands:\n",
           out);
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fputs("\n"
           "Global options (also accepted after the command):\n"
           "  --control EP   control endpoint  (env SPECTRA_CONTROL, default " SPECTRA_DEFAULT_CONTROL

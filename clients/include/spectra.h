@@ -187,11 +187,73 @@ int spectra_ping(spectra_client *client, spectra_msg **reply);
  * or n_channels names. */
 int spectra_create(spectra_client *client, const char *stream, spectra_kind kind, uint32_t dim,
                    double rate, const char *const *channel_names, size_t n_channels);
-/* The same with the physical unit of each channel ("uV", "degC"; series streams; NULL = none). */
+/* The same with the physical unit of each channel ("uV", "degC"; series streams; NULL = none).
+ * Both are spectra_create_with() with the other options at their defaults. */
 int spectra_create_ex(spectra_client *client, const char *stream, spectra_kind kind, uint32_t dim,
                       double rate, const char *const *channel_names, size_t n_names,
                       const char *const *channel_units, size_t n_units);
+
+/* How a stream survives a daemon restart (the daemon needs a state dir for any of it). */
+typedef enum spectra_durability {
+    SPECTRA_DURABILITY_DEFAULT = 0,  /* create: the daemon's configured default (not sent) */
+    SPECTRA_DURABILITY_NONE = 1,     /* lost on restart */
+    SPECTRA_DURABILITY_SNAPSHOT = 2, /* restored from its newest snapshot */
+    SPECTRA_DURABILITY_JOURNAL = 3,  /* snapshot plus every message accepted since, replayed */
+} spectra_durability;
+
+/* Wire names ("none", "snapshot", "journal"; NULL for DEFAULT or an unknown value) and the inverse
+ * (0, or SPECTRA_EINVAL). */
+const char *spectra_durability_name(spectra_durability durability);
+int spectra_durability_parse(const char *name, spectra_durability *out);
+
+/* Everything `create` takes besides stream, kind and dim. Zero-initialised (or
+ * spectra_create_options_init) means: no rate, no names, no units, the daemon's durability, no
+ * dedupe. */
+typedef struct spectra_create_options {
+    double rate;                          /* series: Hz; <= 0: none */
+    const char *const *channel_names;     /* NULL or n_names names (series) */
+    size_t n_names;
+    const char *const *channel_units;     /* NULL or n_units units (series) */
+    size_t n_units;
+    spectra_durability durability;
+    int dedupe;                           /* nonzero: drop messages whose seq the stream has
+                                             already accepted (producer resends) */
+} spectra_create_options;
+
+void spectra_create_options_init(spectra_create_options *opts);
+/* opts NULL: all defaults. */
+int spectra_create_with(spectra_client *client, const char *stream, spectra_kind kind,
+                        uint32_t dim, const spectra_create_options *opts);
 int spectra_drop(spectra_client *client, const char *stream);
+
+/* The `save` op: starts a snapshot of stream (NULL: of every durable stream) now. *snapshots
+ * (may be NULL) gets how many were started; *messages (may be NULL) the stream message number the
+ * stream's snapshot covers (0 when stream is NULL). The snapshot is written in the background:
+ * it is on disk once spectra_position() shows snapshot_messages >= *messages. Daemon errors:
+ * bad_request (no state dir, or the stream's durability is none), unknown_stream. */
+int spectra_save(spectra_client *client, const char *stream, uint64_t *snapshots,
+                 uint64_t *messages);
+
+/* The `position` op, decoded. Sequence numbers are the producers' header "seq"; message numbers
+ * count the stream's accepted messages (1, 2, ...). A has_* of 0 means the daemon sent nil. */
+typedef struct spectra_stream_position {
+    char stream[SPECTRA_NAME_MAX + 1];
+    spectra_durability durability;
+    uint64_t messages;            /* accepted so far */
+    int has_last_seq;
+    uint64_t last_seq;            /* newest producer seq accepted */
+    uint64_t applied_messages;    /* applied by every pipeline */
+    uint64_t durable_messages;    /* would survive a restart now */
+    int has_durable_seq;
+    uint64_t durable_seq;         /* producer seq of the newest durable message: resume after it */
+    int has_snapshot_messages;
+    uint64_t snapshot_messages;   /* covered by the newest snapshot on disk */
+    int has_snapshot_seq;
+    uint64_t snapshot_seq;
+} spectra_stream_position;
+
+/* SPECTRA_EPROTO when the reply lacks a field or has one of another type. */
+int spectra_position(spectra_client *client, const char *stream, spectra_stream_position *out);
 /* params: "key=value" strings (split at the first '='). every / interval_ms < 0: daemon default. */
 int spectra_attach(spectra_client *client, const char *stream, const char *pipeline,
                    const char *algo, const char *const *params, size_t n_params, int64_t every,
@@ -256,6 +318,10 @@ int spectra_push_block(spectra_client *client, const char *stream, spectra_dtype
 int spectra_push_end(spectra_client *client, const char *stream, spectra_kind kind, size_t dim);
 /* The sequence number the next message to stream will carry. */
 uint64_t spectra_next_seq(const spectra_client *client, const char *stream);
+/* Makes the next message to stream carry seq next (>= 1), e.g. last_seq + 1 from
+ * spectra_position() so that a new producer continues the stream's numbering (a dedupe stream
+ * drops a message whose seq it has already accepted). */
+int spectra_set_next_seq(spectra_client *client, const char *stream, uint64_t next);
 
 /* ---------------------------------------------------------------------------------------------
  * Results */

@@ -296,6 +296,17 @@ uint64_t spectra_next_seq(const spectra_client *c, const char *stream)
     return c && stream ? spectra__seq_peek(c, stream) : 0;
 }
 
+int spectra_set_next_seq(spectra_client *c, const char *stream, uint64_t next)
+{
+    if (!c)
+        return SPECTRA_EINVAL;
+    if (!spectra_name_valid(stream) || next == 0)
+        return spectra__fail(c, SPECTRA_EINVAL, "set_next_seq: needs a stream name and seq >= 1");
+    if (spectra__seq_set(c, stream, next))
+        return spectra__fail(c, SPECTRA_ENOMEM, "out of memory");
+    return 0;
+}
+
 /* ---- control round trip ------------------------------------------------------------------- */
 
 /* Drops the socket and whatever it still holds (linger 0): the next request reconnects. */

@@ -216,11 +216,14 @@ class Client:
         """``{"version", "protocol", "uptime_s"}`` of the daemon."""
         return self._without_envelope(self.request("ping"))
 
-    def create(self, stream, kind, dim, rate=None, channel_names=None, channel_units=None):
+    def create(self, stream, kind, dim, rate=None, channel_names=None, channel_units=None,
+               durability=None, dedupe=None):
         """Creates a stream. ``kind``: ``"rows"``, ``"series"`` or ``"blocks"``; ``dim``: the row
         width d (rows), the channel count C (series) or the row count m of every block (blocks).
         ``rate`` (Hz), ``channel_names`` and ``channel_units`` (lists of C str, series only) are
-        optional. Errors: ``exists``, ``bad_name``, ``bad_request``."""
+        optional. ``durability``: ``"none"``, ``"snapshot"`` or ``"journal"`` (None: the daemon's
+        default); ``dedupe``: drop messages whose ``seq`` the stream has already accepted (None:
+        the daemon's default, off). Errors: ``exists``, ``bad_name``, ``bad_request``."""
         fields = {"stream": stream, "kind": kind, "dim": int(dim)}
         if rate is not None:
             fields["rate"] = float(rate)
@@ -228,7 +231,29 @@ class Client:
             fields["channel_names"] = [str(n) for n in channel_names]
         if channel_units is not None:
             fields["channel_units"] = [str(u) for u in channel_units]
+        if durability is not None:
+            if durability not in ("none", "snapshot", "journal"):
+                raise ValueError(f"durability {durability!r} is not none, snapshot or journal")
+            fields["durability"] = durability
+        if dedupe is not None:
+            fields["dedupe"] = bool(dedupe)
         self.request("create", fields)
+
+    def save(self, stream=None):
+        """Starts a snapshot of ``stream`` now (None: of every durable stream) and returns
+        ``{"snapshots": started}``, with ``"messages"`` (the stream message number the snapshot
+        covers) when a stream is given. The file is written in the background: it is on disk once
+        :meth:`position` shows ``snapshot_messages >= messages``. Errors: ``bad_request`` (no
+        state dir, or durability none), ``unknown_stream``."""
+        fields = {} if stream is None else {"stream": stream}
+        return self._without_envelope(self.request("save", fields))
+
+    def position(self, stream):
+        """How far ``stream`` is accepted, applied and durable: ``{"stream", "durability",
+        "messages", "last_seq", "applied_messages", "durable_messages", "durable_seq",
+        "snapshot_messages", "snapshot_seq"}``; the ``*_seq`` values and ``snapshot_messages``
+        are None when there is none. A restarted producer resumes after ``durable_seq``."""
+        return self._without_envelope(self.request("position", {"stream": stream}))
 
     def drop(self, stream):
         """Drops a stream with its pipelines (their queued inputs are discarded)."""
