@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 
 #define TICK_MS 20
@@ -46,6 +47,7 @@ static void maybe_resume_ingest(spx_server *srv)
     if (srv->ingest_paused && !srv->stopping &&
         *spx_registry_bytes_held(srv->reg) <= srv->cfg.max_queued_bytes / 2) {
         srv->ingest_paused = false;
+        srv->c.ingest_paused_ns += uv_hrtime() - srv->ingest_paused_at_ns;
         spx_zsock_resume(&srv->ingest);
         spx_debug("ingest resumed: backlog below %zu bytes", srv->cfg.max_queued_bytes / 2);
     }
@@ -272,6 +274,8 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     srv->open_handles += 4;
     if (spx_server_apply_declarations(srv, &srv->cfg, err, errlen) != 0)
         return -1;
+    if (spx_metrics_http_start(srv, err, errlen) != 0)
+        return -1;
     const char *lo = "tcp://127.0.0.1:";
     bool loopback = !strncmp(cfg->ingest, lo, strlen(lo)) && !strncmp(cfg->publish, lo, strlen(lo)) &&
                     !strncmp(cfg->control, lo, strlen(lo));
@@ -422,6 +426,7 @@ void spx_server_reload(spx_server *srv)
         {"max_message_bytes", cur->max_message_bytes != next->max_message_bytes},
         {"ingest_hwm", cur->ingest_hwm != next->ingest_hwm},
         {"publish_hwm", cur->publish_hwm != next->publish_hwm},
+        {"metrics_listen", strcmp(cur->metrics_listen, next->metrics_listen) != 0},
     };
     for (size_t i = 0; i < sizeof restart / sizeof restart[0]; i++)
         if (restart[i].changed)
@@ -482,6 +487,7 @@ static void maybe_finish_stop(spx_server *srv)
     uv_close((uv_handle_t *)&srv->sig_int, on_handle_closed);
     uv_close((uv_handle_t *)&srv->sig_term, on_handle_closed);
     uv_close((uv_handle_t *)&srv->sig_hup, on_handle_closed);
+    spx_metrics_http_stop(srv);
     if (srv->watchdog_on) {
         uv_timer_stop(&srv->watchdog);
         uv_close((uv_handle_t *)&srv->watchdog, on_handle_closed);
