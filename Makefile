@@ -5,7 +5,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan test test-fast demo bench clean
+.PHONY: all deps build build-asan test test-fast demo bench check-unit deb install clean
 
 all: build
 
@@ -35,6 +35,19 @@ demo: build
 # End-to-end throughput through a real daemon vs raw ZeroMQ, in one run (docs/benchmarks.md).
 bench: build
 	@tests/bench/run-bench.sh $(BUILD)
+
+# systemd-analyze verify and security on deploy/spectrad.service (fails above exposure 2.0).
+check-unit: build
+	@deploy/check-unit.sh $(BUILD)
+
+# The Debian package in $(BUILD)/package, built from this build tree and checked in a scratch root.
+deb: build
+	@deploy/check-package.sh $(BUILD) $(BUILD)/package
+
+# Installs to PREFIX (default /usr/local; the config goes to /etc only when PREFIX is /usr).
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "metrics.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -107,6 +109,14 @@ static int daemon_key(parse_ctx *ctx, const char *name, const char *value)
         if (!endpoint_ok(value))
             FAIL("%s = %s: expected tcp://HOST:PORT or ipc://PATH", name, value);
         snprintf(dst, SPX_ENDPOINT_MAX, "%s", value);
+    } else if (!strcmp(name, "metrics_listen")) {
+        char host[64], why[256];
+        uint16_t port;
+        if (strlen(value) >= SPX_ENDPOINT_MAX)
+            FAIL("metrics_listen: too long");
+        if (value[0] && spx_metrics_parse_listen(value, host, sizeof host, &port, why, sizeof why))
+            FAIL("metrics_listen = %s", why);
+        snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s", value);
     } else if (!strcmp(name, "state_dir")) {
         snprintf(c->state_dir, sizeof c->state_dir, "%s", value);
     } else if (!strcmp(name, "auto_create")) {
@@ -329,5 +339,6 @@ void spx_config_keep_cli(spx_config *to, const spx_config *from)
     if (b & SPX_CLI_LOG_LEVEL) to->log_level = from->log_level;
     if (b & SPX_CLI_WORKERS) to->workers = from->workers;
     if (b & SPX_CLI_AUTO_CREATE) to->auto_create = from->auto_create;
+    if (b & SPX_CLI_METRICS) memcpy(to->metrics_listen, from->metrics_listen, sizeof to->metrics_listen);
     to->cli_set = b;
 }

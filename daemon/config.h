@@ -53,7 +53,7 @@ typedef struct spx_config_pipeline {
 enum {
     SPX_CLI_INGEST = 1 << 0, SPX_CLI_PUBLISH = 1 << 1, SPX_CLI_CONTROL = 1 << 2,
     SPX_CLI_STATE_DIR = 1 << 3, SPX_CLI_LOG_LEVEL = 1 << 4, SPX_CLI_WORKERS = 1 << 5,
-    SPX_CLI_AUTO_CREATE = 1 << 6,
+    SPX_CLI_AUTO_CREATE = 1 << 6, SPX_CLI_METRICS = 1 << 7,
 };
 
 typedef struct spx_config {
@@ -62,6 +62,7 @@ typedef struct spx_config {
     char publish[SPX_ENDPOINT_MAX];
     char control[SPX_ENDPOINT_MAX];
     char state_dir[PATH_MAX];
+    char metrics_listen[SPX_ENDPOINT_MAX];   /* Prometheus HOST:PORT; empty = no endpoint */
     char config_file[PATH_MAX];
     bool auto_create;              /* a push to an unknown stream creates it */
     size_t max_message_bytes;      /* ZMQ_MAXMSGSIZE on ingest and control */

@@ -10,6 +10,7 @@
 
 #include "durable.h"
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 
 #define TICK_MS 20
@@ -47,6 +48,7 @@ static void maybe_resume_ingest(spx_server *srv)
     if (srv->ingest_paused && !srv->stopping &&
         *spx_registry_bytes_held(srv->reg) <= srv->cfg.max_queued_bytes / 2) {
         srv->ingest_paused = false;
+        srv->c.ingest_paused_ns += uv_hrtime() - srv->ingest_paused_at_ns;
         spx_zsock_resume(&srv->ingest);
         spx_debug("ingest resumed: backlog below %zu bytes", srv->cfg.max_queued_bytes / 2);
     }
@@ -296,6 +298,8 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     srv->tick.data = srv;
     uv_timer_start(&srv->tick, on_tick, TICK_MS, TICK_MS);
     srv->open_handles += 4;
+    if (spx_metrics_http_start(srv, err, errlen) != 0)
+        return -1;
     spx_info("spectrad %s listening: ingest %s, results %s, control %s", SPX_VERSION, cfg->ingest,
              cfg->publish, cfg->control);
     spx_zap_log_mode(&srv->zap, &cfg->security,
@@ -464,6 +468,7 @@ void spx_server_reload(spx_server *srv)
         {"publish_hwm", cur->publish_hwm != next->publish_hwm},
         {"curve_secret_key", strcmp(cur->security.secret_key_file,
                                     next->security.secret_key_file) != 0},
+        {"metrics_listen", strcmp(cur->metrics_listen, next->metrics_listen) != 0},
     };
     for (size_t i = 0; i < sizeof restart / sizeof restart[0]; i++)
         if (restart[i].changed)
@@ -526,6 +531,7 @@ static void maybe_finish_stop(spx_server *srv)
     uv_close((uv_handle_t *)&srv->sig_int, on_handle_closed);
     uv_close((uv_handle_t *)&srv->sig_term, on_handle_closed);
     uv_close((uv_handle_t *)&srv->sig_hup, on_handle_closed);
+    spx_metrics_http_stop(srv);
     if (srv->watchdog_on) {
         uv_timer_stop(&srv->watchdog);
         uv_close((uv_handle_t *)&srv->watchdog, on_handle_closed);
