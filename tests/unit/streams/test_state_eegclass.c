@@ -335,3 +335,98 @@ Test(state_eegclass, operations_after_restore, .init = fixed_clocks)
     ops->destroy(b);
     series_free(&s);
 }
+
+/* ---- hostile values: right keys and types, wrong contents ------------------------------------ */
+
+/* Loading a's save with bin `key` replaced by n bytes must fail with `needle` in the message. */
+static void refused_with(const spx_pipeline_ops *ops, void *a, const series *s,
+                         const spx_param *params, size_t n_params, const char *key,
+                         const void *bytes, size_t n, const char *needle)
+{
+    msgpack_sbuffer save, out;
+    rt_save(ops, a, &save);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    cr_assert_eq(msgpack_unpack_next(&up, save.data, save.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    msgpack_sbuffer_init(&out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, up.data.via.map.size);
+    bool found = false;
+    for (uint32_t i = 0; i < up.data.via.map.size; i++) {
+        const msgpack_object_kv *kv = &up.data.via.map.ptr[i];
+        msgpack_pack_object(&pk, kv->key);
+        if (kv->key.via.str.size == strlen(key) && !memcmp(kv->key.via.str.ptr, key, strlen(key))) {
+            msgpack_pack_bin(&pk, n);
+            msgpack_pack_bin_body(&pk, bytes, n);
+            found = true;
+        } else {
+            msgpack_pack_object(&pk, kv->val);
+        }
+    }
+    cr_assert(found, "no key %s", key);
+    void *c = rt_create(ops, &s->info, params, n_params);
+    char err[256] = "";
+    cr_assert_eq(rt_load_bytes(ops, c, out.data, out.size, err, sizeof err), -1,
+                 "%s: accepted a save that should fail with '%s'", key, needle);
+    cr_assert(strstr(err, needle), "%s: error '%s' lacks '%s'", key, err, needle);
+    ops->destroy(c);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&save);
+    msgpack_sbuffer_destroy(&out);
+}
+
+Test(state_eegclass, hostile_values_are_refused, .init = fixed_clocks)
+{
+    const spx_pipeline_ops *ops = eeg_ops();
+    spx_param params[] = {{"classes", "A,B"}, {"window", "1"},   {"hop", "0.25"},
+                          {"tmin", "0.25"},   {"tmax", "2"},     {"min_trials", "3"},
+                          {"fmax", "25"}};
+    series s;
+    series_make(&s, 14, SPX_DTYPE_F64, RATE, 1000, 1000, 35);
+    void *a = rt_create(ops, &s.info, params, 7);
+    for (size_t i = 0; i < s.count - 3; i++) {
+        char err[256] = "";
+        cr_assert_eq(ops->update(a, &s.in[i], err, sizeof err), 0, "%s", err);
+    }
+    /* a window predicted as class 5 of 2 */
+    unsigned char cls[2] = {6, 0};
+    refused_with(ops, a, &s, params, 7, "window_classes", cls, 2, "class");
+    /* a prediction without a class */
+    cls[0] = 0;
+    refused_with(ops, a, &s, params, 7, "window_classes", cls, 2, "without a class");
+    /* per-class counts that disagree with the calibration trials' labels */
+    uint64_t per_class[2] = {1, 1};
+    refused_with(ops, a, &s, params, 7, "per_class", per_class, sizeof per_class, "per_class");
+    /* pending epochs for a cue never seen, and more than the queue holds */
+    uint64_t serial[65], cue[65];
+    for (size_t i = 0; i < 65; i++) {
+        serial[i] = (1u << 20) + i;
+        cue[i] = 1000 + i;
+    }
+    refused_with(ops, a, &s, params, 7, "pending_serial", serial, 8, "pending");
+    refused_with(ops, a, &s, params, 7, "pending_cue", cue, sizeof cue, "pending");
+    /* a band-pass delay line that is not finite, a model that is not SPD */
+    double bad[64];
+    for (size_t i = 0; i < 64; i++)
+        bad[i] = NAN;
+    size_t iir_n = 0, model_n = 0;
+    {
+        msgpack_sbuffer sv;
+        rt_save(ops, a, &sv);
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        cr_assert_eq(msgpack_unpack_next(&up, sv.data, sv.size, NULL), MSGPACK_UNPACK_SUCCESS);
+        iir_n = spx_map_get(&up.data, "iir")->via.bin.size / 8;
+        model_n = spx_map_get(&up.data, "model_state")->via.bin.size / 8;
+        msgpack_unpacked_destroy(&up);
+        msgpack_sbuffer_destroy(&sv);
+    }
+    cr_assert(iir_n > 0 && iir_n <= 64 && model_n > 0 && model_n <= 64, "%zu %zu", iir_n, model_n);
+    refused_with(ops, a, &s, params, 7, "iir", bad, iir_n * 8, "iir");
+    for (size_t i = 0; i < 64; i++)
+        bad[i] = -1.0;
+    refused_with(ops, a, &s, params, 7, "model_state", bad, model_n * 8, "model");
+    ops->destroy(a);
+    series_free(&s);
+}
