@@ -3,7 +3,8 @@
  * Steady: N producer threads (one libspectra client each) push f64 rows to M `rows` streams
  * (stream i belongs to producer i mod N, so each stream has one producer and ordered seqs), each
  * stream with a cheap pipeline (topeig method=adaoja, k 1, d 8, a result per message) or none. It
- * runs twice on the same daemon, each phase for a bounded time: without and with a stalled
+ * runs in pairs of phases on the same daemon (--repeat pairs, the machine being noisy), each for a
+ * bounded time: without and with a stalled
  * subscriber (a SUB subscribed to everything that never reads, small kernel and ZeroMQ buffers).
  * Ingest rate = the daemon's own accepted-rows counter (stats ingest.rows) over the phase. After
  * the stalled phase the stalled SUB is drained: results published in the phase (stats, per
@@ -15,10 +16,13 @@
  * pushing flat out. Reported: the rate producers got through, ingest pauses, peak queued_bytes
  * and peak RSS against the bound the configuration implies:
  *   RSS after setup + max_queued_bytes + one message (the one that crosses the threshold)
- *   + producers x ingest_hwm x message bytes (ZeroMQ's receive pipes, one per producer).
+ *   + producers x (ingest_hwm + 2) x message bytes (ZeroMQ's receive pipe per producer, the
+ *   message its I/O thread is decoding, one in flight) + 16 MiB (allocator, thread stacks).
+ * Producers' own send HWM is set to ingest_hwm, so what they queue is close to what was taken.
  *
  * Usage: bench_load_daemon [--producers 8] [--streams 64] [--seconds 5] [--dim 8] [--rows 16]
- *          [--pipeline topeig|none] [--workers 2] [--burst-seconds 5] [--spectrad PATH]
+ *          [--pipeline topeig|none] [--workers 2] [--repeat 3] [--burst-seconds 5]
+ *          [--spectrad PATH]
  *          [--skip-steady] [--skip-burst] */
 #include <errno.h>
 #include <pthread.h>
@@ -39,7 +43,7 @@
 #define MAX_STREAMS 4096
 
 typedef struct opts {
-    int producers, streams, dim, rows, workers;
+    int producers, streams, dim, rows, workers, repeat;
     double seconds, burst_seconds;
     bool pipeline, steady, burst;
     char bin[512];
@@ -119,6 +123,7 @@ typedef struct producer {
     const opts *o;
     int index;
     int dim, rows;
+    int send_hwm;              /* 0: ZeroMQ's default */
     const double *pool;        /* rows x dim values */
     atomic_bool *stop;
     uint64_t pushed;           /* messages queued by this producer */
@@ -134,6 +139,7 @@ static void *producer_loop(void *arg)
     so.publish = p->d->publish;
     so.send_timeout_ms = 100;   /* blocked by backpressure: look at the stop flag now and then */
     so.linger_ms = 0;           /* what is still queued at the end was never accepted: drop it */
+    so.send_hwm = p->send_hwm;
     spectra_client *c = spectra_connect(&so);
     if (!c)
         bench_die("spectra_connect", "out of memory");
@@ -153,12 +159,12 @@ static void *producer_loop(void *arg)
 }
 
 static void producers_run(producer *ps, const daemon_proc *d, const opts *o, int dim, int rows,
-                          const double *pool, atomic_bool *stop)
+                          int send_hwm, const double *pool, atomic_bool *stop)
 {
     atomic_store(stop, false);
     for (int i = 0; i < o->producers; i++) {
-        ps[i] = (producer){.d = d, .o = o, .index = i, .dim = dim, .rows = rows, .pool = pool,
-                           .stop = stop};
+        ps[i] = (producer){.d = d, .o = o, .index = i, .dim = dim, .rows = rows,
+                           .send_hwm = send_hwm, .pool = pool, .stop = stop};
         pthread_create(&ps[i].thread, NULL, producer_loop, &ps[i]);
     }
 }
@@ -277,7 +283,7 @@ static void run_phase(const daemon_proc *d, spectra_client *c, const opts *o, co
     atomic_bool stop;
     rss_sampler rs;
     rss_start(&rs, d->pid);
-    producers_run(ps, d, o, o->dim, o->rows, pool, &stop);
+    producers_run(ps, d, o, o->dim, o->rows, 0, pool, &stop);
     sleep_s(0.5);
     spectra_msg *m = stats_of(c);
     uint64_t rows0 = stat_uint(m, "ingest.rows"), msgs0 = stat_uint(m, "ingest.messages");
@@ -372,38 +378,49 @@ static void steady(const opts *o)
     uint64_t *before = calloc((size_t)o->streams, sizeof *before);
     uint64_t *after = calloc((size_t)o->streams, sizeof *after);
 
-    phase_result free_run = {0}, stalled = {0};
-    run_phase(&d, c, o, pool, &free_run);
-
-    void *zctx = zmq_ctx_new();
-    void *sub = stalled_subscriber(zctx, &d);
-    sleep_s(0.3);   /* let the subscription reach the daemon */
-    if (o->pipeline)
-        published(c, o, before);
-    run_phase(&d, c, o, pool, &stalled);
-    if (o->pipeline) {
-        published(c, o, after);
-        drain_stalled(sub, o, before, after, &stalled);
-    }
-    zmq_close(sub);
-    zmq_ctx_term(zctx);
-
-    uint64_t hwm = proc_status_kib(d.pid, "VmHWM");
     printf("steady: %d producers x %d streams, rows of d=%d, %d rows/message, %s, workers %d, "
-           "%.0f s per phase\n", o->producers, o->streams, o->dim, o->rows,
-           o->pipeline ? "topeig adaoja k=1 every=1" : "no pipeline", o->workers, o->seconds);
-    printf("  no subscriber      : %10.0f rows/s (%8.0f msg/s), peak RSS %6.1f MiB\n",
-           free_run.rows_per_s, free_run.msgs_per_s, free_run.peak_rss_kib / 1024.0);
-    printf("  stalled subscriber : %10.0f rows/s (%8.0f msg/s), peak RSS %6.1f MiB\n",
-           stalled.rows_per_s, stalled.msgs_per_s, stalled.peak_rss_kib / 1024.0);
-    printf("  ratio stalled/free : %.3f\n", stalled.rows_per_s / free_run.rows_per_s);
-    if (o->pipeline)
-        printf("  stalled subscriber : %llu results published in its phase, %llu received, "
-               "%llu lost; %llu of %d pipelines show seq gaps\n",
-               (unsigned long long)stalled.published, (unsigned long long)stalled.received,
-               (unsigned long long)stalled.lost, (unsigned long long)stalled.gapped_pipelines,
-               o->streams);
-    printf("  daemon VmHWM       : %.1f MiB\n", hwm / 1024.0);
+           "%.0f s per phase, %d pairs\n", o->producers, o->streams, o->dim, o->rows,
+           o->pipeline ? "topeig adaoja k=1 every=1" : "no pipeline", o->workers, o->seconds,
+           o->repeat);
+    double ratios[64];
+    for (int pair = 0; pair < o->repeat; pair++) {
+        phase_result free_run = {0}, stalled = {0};
+        run_phase(&d, c, o, pool, &free_run);
+
+        void *zctx = zmq_ctx_new();
+        void *sub = stalled_subscriber(zctx, &d);
+        sleep_s(0.3);   /* let the subscription reach the daemon */
+        if (o->pipeline)
+            published(c, o, before);
+        run_phase(&d, c, o, pool, &stalled);
+        if (o->pipeline) {
+            published(c, o, after);
+            drain_stalled(sub, o, before, after, &stalled);
+        }
+        zmq_close(sub);
+        zmq_ctx_term(zctx);
+        ratios[pair] = stalled.rows_per_s / free_run.rows_per_s;
+        printf("  pair %d: no subscriber %9.0f rows/s (%7.0f msg/s, peak RSS %5.1f MiB); "
+               "stalled %9.0f rows/s (%7.0f msg/s, peak RSS %5.1f MiB); ratio %.3f\n", pair + 1,
+               free_run.rows_per_s, free_run.msgs_per_s, free_run.peak_rss_kib / 1024.0,
+               stalled.rows_per_s, stalled.msgs_per_s, stalled.peak_rss_kib / 1024.0,
+               ratios[pair]);
+        if (o->pipeline)
+            printf("          stalled subscriber: %llu results published in its phase, %llu "
+                   "received, %llu lost; %llu of %d pipelines show seq gaps\n",
+                   (unsigned long long)stalled.published, (unsigned long long)stalled.received,
+                   (unsigned long long)stalled.lost,
+                   (unsigned long long)stalled.gapped_pipelines, o->streams);
+    }
+    for (int i = 1; i < o->repeat; i++)   /* insertion sort for the median */
+        for (int j = i; j > 0 && ratios[j] < ratios[j - 1]; j--) {
+            double t = ratios[j];
+            ratios[j] = ratios[j - 1];
+            ratios[j - 1] = t;
+        }
+    printf("  median ratio stalled/free: %.3f (min %.3f, max %.3f)\n", ratios[o->repeat / 2],
+           ratios[0], ratios[o->repeat - 1]);
+    printf("  daemon VmHWM: %.1f MiB\n", proc_status_kib(d.pid, "VmHWM") / 1024.0);
     spectra_close(c);
     daemon_stop(&d);
     free(before);
@@ -437,7 +454,7 @@ static void burst(const opts *o)
     rss_sampler rs;
     rss_start(&rs, d.pid);
     double t0 = now_s();
-    producers_run(ps, &d, &bo, dim, rows, pool, &stop);
+    producers_run(ps, &d, &bo, dim, rows, ingest_hwm, pool, &stop);
     uint64_t peak_queued = 0;
     while (now_s() - t0 < o->burst_seconds) {
         spectra_msg *m = stats_of(c);
@@ -456,9 +473,9 @@ static void burst(const opts *o)
     uint64_t rejected = stat_uint(m, "ingest.rejected");
     spectra_msg_free(m);
 
-    double bound_mib = base_kib / 1024.0 +
+    double bound_mib = base_kib / 1024.0 + 16.0 +
                        (double)(max_queued + msg_bytes +
-                                (size_t)o->producers * (size_t)ingest_hwm * msg_bytes) /
+                                (size_t)o->producers * (size_t)(ingest_hwm + 2) * msg_bytes) /
                            1048576.0;
     printf("burst: %d producers, one stream each, %d x %d f64 rows per message (%.0f KiB), "
            "topeig fd k=16, 1 worker, %.0f s\n", o->producers, rows, dim, msg_bytes / 1024.0,
@@ -473,7 +490,8 @@ static void burst(const opts *o)
     printf("  peak queued_bytes  : %.1f MiB (max_queued_bytes %.1f MiB)\n",
            peak_queued / 1048576.0, max_queued / 1048576.0);
     printf("  RSS                : %.1f MiB after setup, peak %.1f MiB, bound %.1f MiB "
-           "(setup + max_queued_bytes + 1 message + producers x ingest_hwm x message)\n",
+           "(setup + max_queued_bytes + 1 message + producers x (ingest_hwm + 2) x message "
+           "+ 16 MiB)\n",
            base_kib / 1024.0, peak_kib / 1024.0, bound_mib);
     printf("  pushed without backpressure would have been %.0f MiB in the daemon\n",
            accepted * (double)msg_bytes / 1048576.0);
@@ -486,7 +504,7 @@ int main(int argc, char **argv)
 {
     bench_set_name("bench_load_daemon");
     opts o = {.producers = 8, .streams = 64, .dim = 8, .rows = 16, .workers = 2, .seconds = 5,
-              .burst_seconds = 5, .pipeline = true, .steady = true, .burst = true};
+              .burst_seconds = 5, .repeat = 3, .pipeline = true, .steady = true, .burst = true};
     snprintf(o.bin, sizeof o.bin, "%s/spectrad", SPX_BIN_DIR);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -508,6 +526,8 @@ int main(int argc, char **argv)
             o.dim = atoi(v);
         else if (!strcmp(a, "--rows") && ++i)
             o.rows = atoi(v);
+        else if (!strcmp(a, "--repeat") && ++i)
+            o.repeat = atoi(v);
         else if (!strcmp(a, "--workers") && ++i)
             o.workers = atoi(v);
         else if (!strcmp(a, "--pipeline") && ++i)
@@ -518,7 +538,8 @@ int main(int argc, char **argv)
             bench_die(a, "unknown option");
     }
     if (o.producers < 1 || o.producers > MAX_PRODUCERS || o.streams < o.producers ||
-        o.streams > MAX_STREAMS || o.dim < 1 || o.rows < 1 || o.workers < 1)
+        o.streams > MAX_STREAMS || o.dim < 1 || o.rows < 1 || o.workers < 1 || o.repeat < 1 ||
+        o.repeat > 64)
         bench_die("options", "producers 1..64, streams producers..4096, dim, rows, workers >= 1");
     if (o.steady)
         steady(&o);
