@@ -8,8 +8,8 @@
  *   end, has lost results (publish_hwm 1000 per subscriber, far below the 9600 published).
  * burst: producers push 256-row messages to pipelines that apply them far slower (topeig fd) with
  *   max_queued_bytes 2 MiB and ingest_hwm 4. Everything pushed is accepted in the end, ingest
- *   paused at least once, the daemon's queued_bytes never exceeded max_queued_bytes + one message,
- *   and its RSS (sampled from /proc) stayed under RSS-after-setup + max_queued_bytes
+ *   paused at least once (optimised build only), the daemon's queued_bytes never exceeded
+ *   max_queued_bytes + one message, and its RSS (sampled from /proc) stayed under RSS-after-setup + max_queued_bytes
  *   + producers x (ingest_hwm + 2) x message (ZeroMQ's receive pipe and the message being decoded,
  *   per producer) + 16 MiB of allocator and thread slack, while more than twice that headroom
  *   went through. Under ASan the RSS check is left out (its quarantine
@@ -433,7 +433,7 @@ Test(load, burst, .timeout = 300)
 
     cr_expect_eq(stat_u(c, "ingest.messages"), (uint64_t)producers * messages);
     cr_expect_eq(stat_u(c, "ingest.rejected"), 0);
-    cr_expect_gt(stat_u(c, "ingest.pauses"), 0, "the burst never filled the backlog");
+    uint64_t pauses = stat_u(c, "ingest.pauses");
     cr_expect_leq(qw.peak, max_queued + msg_bytes, "queued_bytes peaked at %llu",
                   (unsigned long long)qw.peak);
     uint64_t bound_kib = base_kib + (max_queued + (size_t)producers * (hwm + 2) * msg_bytes) / 1024 +
@@ -444,7 +444,12 @@ Test(load, burst, .timeout = 300)
                 (unsigned long long)rw.peak_kib, (unsigned long long)bound_kib,
                 (unsigned long long)pushed_kib, (unsigned long long)qw.peak);
     cr_assert_gt(pushed_kib, 2 * (bound_kib - base_kib), "the burst is too small to show a bound");
+    cr_log_info("burst: ingest paused %llu times", (unsigned long long)pauses);
 #ifndef UNDER_ASAN
+    /* Optimised, the loop accepts these messages ~100x faster than topeig fd applies them. Under
+     * ASan our code slows down and the BLAS does not, so the pipelines may keep up: no pause is
+     * then no failure. */
+    cr_expect_gt(pauses, 0, "the burst never filled the backlog");
     cr_expect_lt(rw.peak_kib, bound_kib, "peak RSS %llu KiB over the bound %llu KiB",
                  (unsigned long long)rw.peak_kib, (unsigned long long)bound_kib);
 #endif
