@@ -4,8 +4,9 @@ MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build build-asan test test-fast demo bench check-unit deb install clean
+.PHONY: all deps build build-asan test test-fast fuzz demo bench check-unit deb install clean
 
 all: build
 
@@ -27,7 +28,11 @@ test: build build-asan
 
 # The optimised build's suite only (quick local loop).
 test-fast: build
-	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE fuzz
+
+# The libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 600; CI runs 60), in parallel.
+fuzz: build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -L fuzz -V
 
 demo: build
 	@deploy/demo.sh $(BUILD)

@@ -11,7 +11,8 @@ build_pkgs=(build-essential cmake pkg-config
             libinih-dev libsystemd-dev libbiosig-dev libmicrohttpd-dev)
 test_pkgs=(libcriterion-dev valgrind python3 python3-zmq python3-msgpack python3-numpy
            python3-matplotlib python3-biosig
-           systemd dpkg-dev man-db groff-base)   # systemd-analyze, dpkg-shlibdeps, man -l (deploy/)
+           systemd dpkg-dev man-db groff-base   # systemd-analyze, dpkg-shlibdeps, man -l (deploy/)
+           clang libclang-rt-dev)   # libFuzzer for tests/fuzz
 
 case "$profile" in
   build) want=("${build_pkgs[@]}") ;;
