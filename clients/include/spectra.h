@@ -250,6 +250,7 @@ typedef struct spectra_stream_position {
     uint64_t snapshot_messages;   /* covered by the newest snapshot on disk */
     int has_snapshot_seq;
     uint64_t snapshot_seq;
+    int structure_durable;        /* the stream's pipelines survive a crash (their snapshot is on disk) */
 } spectra_stream_position;
 
 /* SPECTRA_EPROTO when the reply lacks a field or has one of another type. */

@@ -407,6 +407,8 @@ int spectra_position(spectra_client *c, const char *stream, spectra_stream_posit
         bad = "snapshot_messages";
     else if (opt_uint(reply, "snapshot_seq", &out->has_snapshot_seq, &out->snapshot_seq))
         bad = "snapshot_seq";
+    else if (spectra_msg_bool(reply, "structure_durable", &out->structure_durable))
+        bad = "structure_durable";
     spectra_msg_free(reply);
     if (bad) {
         memset(out, 0, sizeof *out);

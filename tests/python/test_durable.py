@@ -46,7 +46,7 @@ class TestDurableOps(DurableTest):
         p = self.c.position("j")
         self.assertEqual(set(p), {"stream", "durability", "messages", "last_seq",
                                   "applied_messages", "durable_messages", "durable_seq",
-                                  "snapshot_messages", "snapshot_seq"})
+                                  "snapshot_messages", "snapshot_seq", "structure_durable"})
         self.assertEqual((p["stream"], p["durability"], p["messages"], p["last_seq"],
                           p["durable_messages"], p["durable_seq"], p["snapshot_seq"]),
                          ("j", "journal", 0, None, 0, None, None))

@@ -251,8 +251,9 @@ class Client:
     def position(self, stream):
         """How far ``stream`` is accepted, applied and durable: ``{"stream", "durability",
         "messages", "last_seq", "applied_messages", "durable_messages", "durable_seq",
-        "snapshot_messages", "snapshot_seq"}``; the ``*_seq`` values and ``snapshot_messages``
-        are None when there is none. A restarted producer resumes after ``durable_seq``."""
+        "snapshot_messages", "snapshot_seq", "structure_durable"}``; the ``*_seq`` values and
+        ``snapshot_messages`` are None when there is none. A restarted producer resumes after
+        ``durable_seq``; ``structure_durable`` says the stream's pipelines survive a crash."""
         return self._without_envelope(self.request("position", {"stream": stream}))
 
     def drop(self, stream):

@@ -64,7 +64,7 @@ static inline void pack_opt_seq(msgpack_packer *pk, const char *key, int64_t v)
 static inline uint32_t stand_in_pairs(const char *op)
 {
     if (si.script.name && strcmp(op, "position") == 0)
-        return 9;
+        return 10;
     if (si.script.name && strcmp(op, "save") == 0)
         return 2;
     return 1;
@@ -89,6 +89,8 @@ static inline void stand_in_pack(msgpack_packer *pk, const char *op)
         pack_opt_seq(pk, "durable_seq", t->durable_seq);
         pack_opt_seq(pk, "snapshot_messages", t->snapshot_messages);
         pack_opt_seq(pk, "snapshot_seq", t->snapshot_messages);
+        pack_cstr(pk, "structure_durable");
+        msgpack_pack_true(pk);
     } else if (t->name && strcmp(op, "save") == 0) {
         pack_cstr(pk, "snapshots");
         msgpack_pack_uint64(pk, 1);

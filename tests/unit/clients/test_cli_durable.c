@@ -108,7 +108,8 @@ Test(cli, position_prints_the_reply_with_nils)
     cr_assert_eq(run("position s", out, sizeof out, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(out, "{\"stream\":\"s\",\"durability\":\"journal\",\"messages\":7,"
                           "\"last_seq\":7,\"applied_messages\":7,\"durable_messages\":4,"
-                          "\"durable_seq\":4,\"snapshot_messages\":null,\"snapshot_seq\":null}\n");
+                          "\"durable_seq\":4,\"snapshot_messages\":null,\"snapshot_seq\":null,"
+                          "\"structure_durable\":true}\n");
 }
 
 Test(cli, save_waits_for_the_snapshot_or_times_out)

@@ -178,7 +178,7 @@ static void answer(fake_daemon *d, zmq_msg_t *identity, int delimited, const voi
         /* Stream "s": journal, no snapshot yet; "short": no applied_messages; "str": a str
          * where a uint belongs. */
         int full = str_is(get(root, "stream"), "s"), mistyped = str_is(get(root, "stream"), "str");
-        pack_ok(&pk, id, full || mistyped ? 9 : 8);
+        pack_ok(&pk, id, full || mistyped ? 10 : 9);
         pack_cstr(&pk, "stream");
         msgpack_pack_object(&pk, *get(root, "stream"));
         pack_cstr(&pk, "durability");
@@ -202,6 +202,8 @@ static void answer(fake_daemon *d, zmq_msg_t *identity, int delimited, const voi
         msgpack_pack_nil(&pk);
         pack_cstr(&pk, "snapshot_seq");
         msgpack_pack_nil(&pk);
+        pack_cstr(&pk, "structure_durable");
+        msgpack_pack_true(&pk);
     } else if (op && op->type == MSGPACK_OBJECT_STR) {
         pack_ok(&pk, id, 0);
     } else {
