@@ -7,6 +7,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "durable.h"
 #include "log.h"
 #include "server.h"
 
@@ -46,15 +47,15 @@ static void discard_rest(void *sock)
     }
 }
 
-static spx_stream *stream_for(spx_server *srv, const spx_ingest_header *h, spx_errcode *code,
-                              char *why, size_t whylen)
+static spx_stream *stream_for(spx_server *srv, const spx_ingest_header *h, bool replay,
+                              spx_errcode *code, char *why, size_t whylen)
 {
     spx_stream *s = spx_registry_find(srv->reg, h->stream);
     if (s) {
         *code = spx_stream_check(s, h, why, whylen);
         return *code == SPX_OK ? s : NULL;
     }
-    if (!srv->cfg.auto_create) {
+    if (!srv->cfg.auto_create && !replay) {
         *code = SPX_E_UNKNOWN_STREAM;
         snprintf(why, whylen, "no stream %s (auto_create is off)", h->stream);
         return NULL;
@@ -63,11 +64,77 @@ static spx_stream *stream_for(spx_server *srv, const spx_ingest_header *h, spx_e
                                 h->rate, NULL, 0, &s, why, whylen);
     if (*code != SPX_OK)
         return NULL;
-    spx_info("stream=%s: created by a push (%s, dim %u)", s->name, spx_kind_name(s->kind), s->dim);
+    s->durability = srv->cfg.durability;
+    spx_info("stream=%s: created by a %s (%s, dim %u)", s->name, replay ? "journal replay" : "push",
+             spx_kind_name(s->kind), s->dim);
+    if (!replay)
+        spx_durable_stream_created(srv, s);
     return s;
 }
 
-/* Handles one message whose first frame is in `head`. Returns false when the socket had nothing. */
+spx_errcode spx_ingest_frames(spx_server *srv, const void *head, size_t head_len,
+                              const void *data, size_t data_len, void *owner,
+                              void (*release)(void *owner), double recv_time, bool replay,
+                              char *why, size_t whylen)
+{
+    spx_ingest_header h;
+    spx_errcode code = spx_decode_ingest_header(head, head_len, &h, why, whylen);
+    if (code != SPX_OK) {
+        if (release)
+            release(owner);
+        reject(srv, NULL, NULL, code, why);
+        return code;
+    }
+    spx_stream *s = NULL;
+    if ((code = spx_validate_payload(&h, data, data_len, why, whylen)) != SPX_OK ||
+        !(s = stream_for(srv, &h, replay, &code, why, whylen))) {
+        reject(srv, spx_registry_find(srv->reg, h.stream), h.stream, code, why);
+        if (release)
+            release(owner);
+        spx_ingest_header_clear(&h);
+        return code;
+    }
+    if (spx_stream_is_duplicate(s, &h)) {
+        /* A producer resending what was already accepted (dedupe streams): not an error. */
+        srv->c.ingest_duplicates++;
+        spx_debug("ingest: stream=%s: seq %llu already accepted; dropped as a duplicate", s->name,
+                  (unsigned long long)h.seq);
+        if (release)
+            release(owner);
+        spx_ingest_header_clear(&h);
+        return SPX_OK;
+    }
+    /* Journaled before it is accepted, so nothing is applied that a restart could not replay. */
+    if (!replay && spx_durable_journal(srv, s, head, head_len, data, data_len, recv_time, why,
+                                       whylen) != 0) {
+        reject(srv, s, h.stream, SPX_E_INTERNAL, why);
+        if (release)
+            release(owner);
+        spx_ingest_header_clear(&h);
+        return SPX_E_INTERNAL;
+    }
+    spx_batch *b = spx_batch_new(&h, data, data_len, recv_time, owner, release,
+                                 spx_registry_bytes_held(srv->reg));
+    if (!b || spx_stream_accept(s, &h, b) != 0) {
+        if (!replay)
+            spx_durable_unjournal(s);
+        if (!b)
+            spx_stream_reject(s, SPX_E_INTERNAL);
+        snprintf(why, whylen, "out of memory accepting the message");
+        reject(srv, NULL, h.stream, SPX_E_INTERNAL, why);
+        spx_ingest_header_clear(&h);
+        return SPX_E_INTERNAL;
+    }
+    srv->c.ingest_messages++;
+    srv->c.ingest_bytes += data_len;
+    srv->c.ingest_rows += h.shape[0];
+    spx_ingest_header_clear(&h);
+    if (replay || !spx_durable_defer(srv, s))
+        spx_server_schedule_stream(srv, s);
+    return SPX_OK;
+}
+
+/* Handles one message whose first frame is in `head`. */
 static void handle_message(spx_server *srv, zmq_msg_t *head)
 {
     void *sock = srv->ingest.sock;
@@ -105,42 +172,10 @@ static void handle_message(spx_server *srv, zmq_msg_t *head)
             return;
         }
     }
-
-    spx_ingest_header h;
-    spx_errcode code = spx_decode_ingest_header(zmq_msg_data(head), zmq_msg_size(head), &h, why,
-                                                sizeof why);
-    if (code != SPX_OK) {
-        if (payload)
-            release_zmq_msg(payload);
-        reject(srv, NULL, NULL, code, why);
-        return;
-    }
-    const void *data = payload ? zmq_msg_data(payload) : NULL;
-    size_t data_len = payload ? zmq_msg_size(payload) : 0;
-    spx_stream *s = NULL;
-    if ((code = spx_validate_payload(&h, data, data_len, why, sizeof why)) != SPX_OK ||
-        !(s = stream_for(srv, &h, &code, why, sizeof why))) {
-        reject(srv, spx_registry_find(srv->reg, h.stream), h.stream, code, why);
-        if (payload)
-            release_zmq_msg(payload);
-        spx_ingest_header_clear(&h);
-        return;
-    }
-    double now = spx_now();
-    spx_batch *b = spx_batch_new(&h, data, data_len, now, payload, payload ? release_zmq_msg : NULL,
-                                 spx_registry_bytes_held(srv->reg));
-    if (!b || spx_stream_accept(s, &h, b) != 0) {
-        if (!b)
-            spx_stream_reject(s, SPX_E_INTERNAL);
-        reject(srv, NULL, h.stream, SPX_E_INTERNAL, "out of memory accepting the message");
-        spx_ingest_header_clear(&h);
-        return;
-    }
-    srv->c.ingest_messages++;
-    srv->c.ingest_bytes += data_len;
-    srv->c.ingest_rows += h.shape[0];
-    spx_ingest_header_clear(&h);
-    spx_server_schedule_stream(srv, s);
+    spx_ingest_frames(srv, zmq_msg_data(head), zmq_msg_size(head),
+                      payload ? zmq_msg_data(payload) : NULL, payload ? zmq_msg_size(payload) : 0,
+                      payload, payload ? release_zmq_msg : NULL, spx_now(), false, why,
+                      sizeof why);
 }
 
 unsigned spx_ingest_on_read(spx_zsock *zs, unsigned budget)
@@ -170,5 +205,6 @@ unsigned spx_ingest_on_read(spx_zsock *zs, unsigned budget)
         zmq_msg_close(&head);
         handled++;
     }
+    spx_durable_flush(srv);
     return handled;
 }
