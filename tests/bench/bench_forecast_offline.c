@@ -543,6 +543,8 @@ static void section_speed(int quick, int with_python)
         {"ortho rank 32 (default model)", SPX_FORECAST_ORTHO, 32, SPX_FORECAST_CROSS_OFF},
         {"ortho rank 16", SPX_FORECAST_ORTHO, 16, SPX_FORECAST_CROSS_OFF},
         {"ortho rank 32 + VAR cross", SPX_FORECAST_ORTHO, 32, SPX_FORECAST_CROSS_VAR},
+        {"ortho rank 32 + phase maps (24)", SPX_FORECAST_ORTHO, 32, SPX_FORECAST_CROSS_OFF},
+        {"ortho rank 96 + phase maps (24)", SPX_FORECAST_ORTHO, 96, SPX_FORECAST_CROSS_OFF},
         {"RLS raw windows", SPX_FORECAST_RLS_RAW, 0, SPX_FORECAST_CROSS_OFF},
         {"last value", SPX_FORECAST_LAST, 0, SPX_FORECAST_CROSS_OFF},
     };
@@ -552,6 +554,11 @@ static void section_speed(int quick, int with_python)
         p.method = cfg[i].m;
         p.rank = cfg[i].rank;
         p.cross = cfg[i].cross;
+        if (strstr(cfg[i].name, "phase")) {
+            p.phase_period = 24;
+            p.phase_forget = 1.0;
+            p.phase_onehot = 0;
+        }
         double fit = 0.0;
         double r = steps_per_s(&s, p, steps, &fit);
         if (i == 0)

@@ -541,14 +541,18 @@ static void section_std(daemon_proc *d, const char *name, int quick)
     printf("%-6s %4s  %-28s %-6s  %-6s  %5s  %6s  %-8s %-10s %s\n", "data", "H", "model", "MSE",
            "MAE", "wins", "bodies", "SUB d", "in-proc", "ridge / forget (val); notes' ridge ref");
     for (size_t i = 0; i < np; i++) {
-        char note[96];
+        char note[256], phase[96] = "";
         size_t hi = ps[i].fp.horizon == 96 ? 0 : ps[i].fp.horizon == 192 ? 1
                   : ps[i].fp.horizon == 336 ? 2 : 3;
+        if (ps[i].fp.phase_period)
+            snprintf(phase, sizeof phase, "; phase %zu: %g / %g%s", ps[i].fp.phase_period,
+                     ps[i].fp.phase_ridge, ps[i].fp.phase_forget,
+                     ps[i].fp.phase_onehot ? " one-hot" : "");
         if (h1)
-            snprintf(note, sizeof note, "%g / %g; ref %.4f / %.4f", ps[i].fp.ridge,
-                     ps[i].fp.forget, etth1_ridge_ref[hi][0], etth1_ridge_ref[hi][1]);
+            snprintf(note, sizeof note, "%g / %g%s; ref %.4f / %.4f", ps[i].fp.ridge,
+                     ps[i].fp.forget, phase, etth1_ridge_ref[hi][0], etth1_ridge_ref[hi][1]);
         else
-            snprintf(note, sizeof note, "%g / %g", ps[i].fp.ridge, ps[i].fp.forget);
+            snprintf(note, sizeof note, "%g / %g%s", ps[i].fp.ridge, ps[i].fp.forget, phase);
         print_row(&ds, &ps[i], note);
         fpipe_free(&ps[i]);
     }
