@@ -97,11 +97,11 @@ typedef struct spx_forecast_params {
                                    map; 0 = off (default). 1..10000 */
     double phase_ridge;         /* strength of the pull of each phase map to the shared one, > 0
                                    (default 1000) */
-    double phase_forget;        /* forgetting of the phase maps per time step, (0, 1] (default
-                                   0.9998; each phase map learns every phase_period steps and
-                                   forgets phase_forget^phase_period per update) */
+    double phase_forget;        /* forgetting of the phase maps per time step, (0, 1] (default 1;
+                                   each phase map learns every phase_period steps and forgets
+                                   phase_forget^phase_period per update) */
     int phase_onehot;           /* with phase maps: one-hot of the phase appended to every channel's
-                                   features, shared map included (a per-phase bias; default 1) */
+                                   features, shared map included (a per-phase bias; default 0) */
     uint64_t score_from;        /* metrics count forecasts whose first target index is >= this */
     int metrics;                /* keep running metrics (default 1); they hold (H + 1) issued
                                    forecasts, (H + 1) H C doubles: 29 MB at H = 720, C = 7 */

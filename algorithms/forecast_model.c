@@ -100,8 +100,8 @@ void spx_forecast_params_default(spx_forecast_params *p, size_t channels)
     p->resym_every = 64;
     p->phase_period = 0;
     p->phase_ridge = 1000.0;
-    p->phase_forget = 0.9998;
-    p->phase_onehot = 1;
+    p->phase_forget = 1.0; /* ridge, forgetting and one-hot: ETTh1's choice on val at every H */
+    p->phase_onehot = 0;
     p->score_from = 0;
     p->metrics = 1;
 }

@@ -261,6 +261,7 @@ Test(forecast_phase, parameter_checks)
     cr_assert_eq(spx_forecast_create(&f, &p, err, sizeof err), -EINVAL);
     cr_assert(strstr(err, "phase maps"));
     p.method = SPX_FORECAST_ORTHO;
+    p.phase_onehot = 1;
     cr_assert_eq(spx_forecast_create(&f, &p, err, sizeof err), 0, "%s", err);
     size_t k;
     spx_forecast_weights(f, &k, NULL);

@@ -142,8 +142,8 @@ Test(state_forecast, ortho_phase_maps)
     /* phase maps (5 phases, each warm-started on its ~6 warm-up windows) with the phase one-hot,
      * forgetting, and checkpoints every 2 updates */
     const char *kv[] = {"lookback=8", "horizon=4", "rank=4", "warmup=40", "phase_period=5",
-                        "phase_ridge=3", "phase_forget=0.99", "forget=0.995", "resym_every=2",
-                        NULL};
+                        "phase_onehot=true", "phase_ridge=3", "phase_forget=0.99",
+                        "forget=0.995", "resym_every=2", NULL};
     roundtrip(kv, SPX_DTYPE_F64, 24, splits_default);
 }
 
