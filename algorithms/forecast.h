@@ -17,6 +17,15 @@
  *      with a forgetting factor (block update per time step over the C channels, Cholesky of the
  *      C x C innovation matrix, covariance kept symmetric, trace-bounded against wind-up),
  *      warm-started with the exact ridge solution on the warm-up windows.
+ *   4b. Optional phase maps (phase_period P > 0): the origin's phase h = origin index mod P (hour of
+ *      day of hourly data when the stream starts at midnight) selects a second map
+ *          W_h = argmin sum_{windows of phase h} phase_forget^age ||y - W^T z||^2
+ *                       + phase_ridge ||W - W_s||^2  = V_h + phase_ridge P_h W_s,
+ *      W_s the current shared map; V_h, P_h an RLS over phase h's windows alone with prior
+ *      precision phase_ridge (towards 0). Each phase keeps the shared map's shape and learns its
+ *      own daily-cycle dynamics; the forecast uses W_h. Optionally the features (of both maps) get
+ *      a one-hot of the phase. Cost: one more RLS update and C k (k + H) more flops per step,
+ *      P (k^2 + k H) doubles of state.
  *   5. Optional cross-variate stage:
  *      CROSS_VAR      a per-channel correction learned by RLS from the common vector of the last
  *                     `cross_lags` standardised values of every channel and a constant (a VAR on
@@ -83,6 +92,16 @@ typedef struct spx_forecast_params {
     size_t q_refresh;           /* samples between OrthoTrans refreshes; 0 = never (default 0) */
     size_t q_stride;            /* refresh statistics take every q_stride-th window (default 8) */
     size_t resym_every;         /* RLS updates between re-symmetrisation/health checks (default 64) */
+    size_t phase_period;        /* phase maps: one map per phase (origin index mod phase_period, e.g.
+                                   the hour of day on hourly data), each shrunk towards the shared
+                                   map; 0 = off (default). 1..10000 */
+    double phase_ridge;         /* strength of the pull of each phase map to the shared one, > 0
+                                   (default 1000) */
+    double phase_forget;        /* forgetting of the phase maps per time step, (0, 1] (default 1;
+                                   each phase map learns every phase_period steps and forgets
+                                   phase_forget^phase_period per update) */
+    int phase_onehot;           /* with phase maps: one-hot of the phase appended to every channel's
+                                   features, shared map included (a per-phase bias; default 0) */
     uint64_t score_from;        /* metrics count forecasts whose first target index is >= this */
     int metrics;                /* keep running metrics (default 1); they hold (H + 1) issued
                                    forecasts, (H + 1) H C doubles: 29 MB at H = 720, C = 7 */
@@ -140,6 +159,11 @@ const double *spx_forecast_basis(const spx_forecast *f, size_t *lookback, size_t
 
 /* The shared map (k x H row-major, k = features per channel) for inspection and tests. */
 const double *spx_forecast_weights(const spx_forecast *f, size_t *features, size_t *horizon);
+
+/* Phase maps: the map phase h's forecasts use now, W_h = V_h + phase_ridge P_h W_s, written to out
+ * (k x H row-major). Returns 0, or -EINVAL without phase maps, h >= phase_period or before the
+ * warm-up fit. */
+int spx_forecast_phase_weights(const spx_forecast *f, size_t h, double *out);
 
 void spx_forecast_free(spx_forecast *f);
 

@@ -11,14 +11,15 @@
 #include "forecast_orthotrans.h"
 #include "forecast_rls.h"
 
-/* C, L, H, r, k, ku, warmup, ring_len, method, metrics, q_refresh, norm/scale/cross code */
+/* C, L, H, r, k, ku, warmup, ring_len, method, metrics, q_refresh, norm/scale/cross/phase code */
 #define SPX_FORECAST_STATE_DIMS 12
 
 struct spx_forecast {
     spx_forecast_params p;
     size_t nc, nl, nh;     /* C, L, H */
     size_t r;              /* transform components (ORTHO), L (RLS_RAW), 0 (baselines) */
-    size_t k;              /* features per channel in the shared map */
+    size_t k;              /* features per channel in the shared map: kf + the phase one-hot */
+    size_t kf;             /* features from the window (r, 2 r with NormLin, L for RLS_RAW) */
     size_t ku;             /* VAR cross vector length, 0 when off */
     size_t ring_len;
     int uses_rls;
@@ -49,6 +50,8 @@ struct spx_forecast {
 
     spx_forecast_rls rls;  /* shared map: k -> H, batch C */
     spx_forecast_rls crls; /* VAR cross stage: ku -> C H, batch 1 */
+    spx_forecast_rls_bank phase; /* phase maps (phase_period > 0): k -> H each, batch C */
+    double *zp;            /* C x k: Z P_h for the phase forecast */
 
     double *zraw;          /* C x r */
     double *yt;            /* C x H targets (normalised) */
@@ -74,7 +77,9 @@ static inline void spx_forecast_state_dims(const spx_forecast *f, uint64_t *dims
     const uint64_t d[SPX_FORECAST_STATE_DIMS] = {
         f->nc, f->nl, f->nh, f->r, f->k, f->ku, p->warmup, f->ring_len, (uint64_t)p->method,
         (uint64_t)(p->metrics != 0), p->q_refresh,
-        (uint64_t)p->norm | (uint64_t)(p->scale != 0) << 8 | (uint64_t)p->cross << 16,
+        /* phase_period in the high bits: a save without phase maps keeps the layout it had */
+        (uint64_t)p->norm | (uint64_t)(p->scale != 0) << 8 | (uint64_t)p->cross << 16 |
+            (uint64_t)p->phase_period << 24,
     };
     memcpy(dims, d, sizeof d);
 }

@@ -98,6 +98,10 @@ void spx_forecast_params_default(spx_forecast_params *p, size_t channels)
     p->q_refresh = 0;
     p->q_stride = 8;
     p->resym_every = 64;
+    p->phase_period = 0;
+    p->phase_ridge = 1000.0;
+    p->phase_forget = 1.0; /* ridge, forgetting and one-hot: ETTh1's choice on val at every H */
+    p->phase_onehot = 0;
     p->score_from = 0;
     p->metrics = 1;
 }
@@ -173,6 +177,18 @@ int spx_forecast_params_check(const spx_forecast_params *p, char *err, size_t er
         FAIL("cross_temp must be > 0, got %g", p->cross_temp);
     if (p->q_refresh && p->method != SPX_FORECAST_ORTHO)
         FAIL("q_refresh needs method ortho");
+    if (p->phase_period > 10000)
+        FAIL("phase_period must be in [0, 10000], got %zu", p->phase_period);
+    if (p->phase_period) {
+        if (p->method != SPX_FORECAST_ORTHO && p->method != SPX_FORECAST_RLS_RAW)
+            FAIL("phase maps need method ortho or rls_raw");
+        if (!(p->phase_ridge > 0.0) || !isfinite(p->phase_ridge))
+            FAIL("phase_ridge must be > 0, got %g", p->phase_ridge);
+        if (!(p->phase_forget > 0.0 && p->phase_forget <= 1.0) ||
+            !(pow(p->phase_forget, (double)p->phase_period) > 0.0))
+            FAIL("phase_forget must be in (0, 1] with phase_forget^phase_period > 0, got %g",
+                 p->phase_forget);
+    }
     return 0;
 }
 
@@ -198,6 +214,8 @@ void spx_forecast_free(spx_forecast *f)
     free(f->ztag);
     spx_forecast_rls_free(&f->rls);
     spx_forecast_rls_free(&f->crls);
+    spx_forecast_rls_bank_free(&f->phase);
+    free(f->zp);
     free(f->zraw);
     free(f->yt);
     free(f->yh);
@@ -241,7 +259,8 @@ int spx_forecast_create(spx_forecast **out, const spx_forecast_params *pin, char
         p->norm = SPX_FORECAST_NORM_NONE;
         p->scale = 0;
     }
-    f->k = p->cross == SPX_FORECAST_CROSS_NORMLIN ? 2 * f->r : f->r;
+    f->kf = p->cross == SPX_FORECAST_CROSS_NORMLIN ? 2 * f->r : f->r;
+    f->k = f->kf + (p->phase_period && p->phase_onehot ? p->phase_period : 0);
     f->ku = p->cross == SPX_FORECAST_CROSS_VAR ? nc * p->cross_lags + 1 : 0;
     f->ring_len = nl + nh;
     if (p->method == SPX_FORECAST_SEASONAL && p->season > f->ring_len)
@@ -276,6 +295,8 @@ int spx_forecast_create(spx_forecast **out, const spx_forecast_params *pin, char
     }
     if (p->cross == SPX_FORECAST_CROSS_NORMLIN)
         ALLOC(f->mix, nc * nc);
+    if (p->phase_period)
+        ALLOC(f->zp, nc * f->k);
     if (p->q_refresh) {
         ALLOC(f->q_old, nl * f->r);
         ALLOC(f->rot, 3 * f->k * f->k);
@@ -291,6 +312,13 @@ int spx_forecast_create(spx_forecast **out, const spx_forecast_params *pin, char
     }
     if (f->uses_rls &&
         (rc = spx_forecast_rls_init(&f->rls, f->k, nh, nc, p->forget, p->ridge, p->resym_every))) {
+        spx_forecast_free(f);
+        return rc;
+    }
+    if (p->phase_period &&
+        (rc = spx_forecast_rls_bank_init(&f->phase, p->phase_period, f->k, nh, nc,
+                                         pow(p->phase_forget, (double)p->phase_period),
+                                         p->phase_ridge, p->resym_every))) {
         spx_forecast_free(f);
         return rc;
     }
@@ -310,12 +338,13 @@ int spx_forecast_create(spx_forecast **out, const spx_forecast_params *pin, char
 
 /* ---- windows and features ---- */
 
-/* The window features of every channel: channel c's window is base[c * ld + start .. + L - 1].
- * Writes z (C x k), shift and scl (C), and u (ku) when the VAR stage is on. */
-static void window_features(spx_forecast *f, const double *base, size_t ld, size_t start, double *z,
-                            double *shift, double *scl, double *u)
+/* The window features of every channel: channel c's window is base[c * ld + start .. + L - 1],
+ * ending at sample index `origin`. Writes z (C x k), shift and scl (C), and u (ku) when the VAR
+ * stage is on. */
+static void window_features(spx_forecast *f, const double *base, size_t ld, size_t start,
+                            uint64_t origin, double *z, double *shift, double *scl, double *u)
 {
-    const size_t nc = f->nc, nl = f->nl, r = f->r, k = f->k;
+    const size_t nc = f->nc, nl = f->nl, r = f->r, k = f->k, kf = f->kf;
     const spx_forecast_params *p = &f->p;
     for (size_t c = 0; c < nc; c++) {
         const double *x = base + c * ld + start;
@@ -359,6 +388,13 @@ static void window_features(spx_forecast *f, const double *base, size_t ld, size
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nc, (int)r, (int)nc, 1.0,
                         f->mix, (int)nc, zr, (int)r, 0.0, z + r, (int)k);
     }
+    if (k > kf) {
+        const size_t phase = (size_t)(origin % p->phase_period);
+        for (size_t c = 0; c < nc; c++) {
+            memset(z + c * k + kf, 0, (k - kf) * sizeof *z);
+            z[c * k + kf + phase] = 1.0;
+        }
+    }
     if (u) {
         const size_t lags = p->cross_lags;
         for (size_t c = 0; c < nc; c++)
@@ -387,6 +423,46 @@ static void window_targets(const spx_forecast *f, const double *base, size_t ld,
 static size_t ring_start(const spx_forecast *f, uint64_t end, size_t span)
 {
     return (size_t)((end + 1 - span) % f->ring_len);
+}
+
+/* The first-stage forecast (normalised, C x H into yhat) of the C feature rows z of the window
+ * ending at `origin`: the shared map, or with phase maps W_h = V_h + phase_ridge P_h W_s applied
+ * as Z V_h + phase_ridge (Z P_h) W_s (cheaper than forming W_h: C k (k + H) flops). */
+static void predict_maps(spx_forecast *f, const double *z, uint64_t origin, double *yhat)
+{
+    const size_t nc = f->nc, nh = f->nh, k = f->k;
+    if (!f->p.phase_period) {
+        spx_forecast_rls_predict(&f->rls, z, nc, yhat);
+        return;
+    }
+    const size_t h = (size_t)(origin % f->p.phase_period);
+    cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, (int)nc, (int)k, 1.0,
+                spx_forecast_rls_bank_p(&f->phase, h), (int)k, z, (int)k, 0.0, f->zp, (int)k);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nc, (int)nh, (int)k, 1.0, z, (int)k,
+                spx_forecast_rls_bank_w(&f->phase, h), (int)nh, 0.0, yhat, (int)nh);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nc, (int)nh, (int)k,
+                f->p.phase_ridge, f->zp, (int)k, f->rls.w, (int)nh, 1.0, yhat, (int)nh);
+}
+
+/* Adds the normal equations of `count` warm-up windows with origins first, first + stride, ...
+ * (all channels stacked) to gram (upper triangle) and xty; cz, cy hold nb windows. */
+static void add_windows(spx_forecast *f, const double *w, size_t n, size_t first, size_t stride,
+                        size_t count, size_t nb, double *cz, double *cy, double *sh, double *sc,
+                        double *gram, double *xty)
+{
+    const size_t nc = f->nc, nl = f->nl, nh = f->nh, k = f->k;
+    for (size_t i0 = 0; i0 < count; i0 += nb) {
+        const size_t m = count - i0 < nb ? count - i0 : nb;
+        for (size_t i = 0; i < m; i++) {
+            const size_t origin = first + (i0 + i) * stride;
+            window_features(f, w, n, origin + 1 - nl, origin, cz + i * nc * k, sh, sc, NULL);
+            window_targets(f, w, n, origin + 1, sh, sc, cy + i * nc * nh);
+        }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)(m * nc), 1.0, cz, (int)k,
+                    1.0, gram, (int)k);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)nh, (int)(m * nc), 1.0, cz,
+                    (int)k, cy, (int)nh, 1.0, xty, (int)nh);
+    }
 }
 
 static double softplus(double x)
@@ -457,7 +533,16 @@ static int fit_warmup(spx_forecast *f)
     double *xty = calloc(k * nh, sizeof *xty);
     double *cwin = malloc(nb * nl * sizeof *cwin);
     double *sh = malloc(nc * sizeof *sh), *sc = malloc(nc * sizeof *sc);
-    double *cu = NULL, *cr = NULL, *gram2 = NULL, *xty2 = NULL;
+    double *cu = NULL, *cr = NULL, *gram2 = NULL, *xty2 = NULL, *gph = NULL, *xph = NULL;
+    const size_t np = p->phase_period;
+    if (np) {
+        gph = malloc(k * k * sizeof *gph);
+        xph = malloc(k * nh * sizeof *xph);
+        if (!gph || !xph) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
     if (ku) {
         cu = malloc(nb * ku * sizeof *cu);
         cr = malloc(nb * nc * nh * sizeof *cr);
@@ -513,17 +598,27 @@ static int fit_warmup(spx_forecast *f)
     }
 
     /* Stage 1: ridge on every warm-up window (origins L-1 .. n-1-H), all channels stacked. */
-    for (size_t o0 = 0; o0 < nwin; o0 += nb) {
-        const size_t m = nwin - o0 < nb ? nwin - o0 : nb;
-        for (size_t i = 0; i < m; i++) {
-            const size_t origin = nl - 1 + o0 + i;
-            window_features(f, w, n, origin + 1 - nl, cz + i * nc * k, sh, sc, NULL);
-            window_targets(f, w, n, origin + 1, sh, sc, cy + i * nc * nh);
+    if (!np) {
+        add_windows(f, w, n, nl - 1, 1, nwin, nb, cz, cy, sh, sc, gram, xty);
+    } else {
+        /* each phase's own normal equations (its map's warm start); the shared map's are their
+         * sum */
+        const size_t last = n - nh - 1;
+        for (size_t h = 0; h < np; h++) {
+            const size_t o1 = nl - 1 + (h + np - (nl - 1) % np) % np;
+            const size_t count = o1 <= last ? (last - o1) / np + 1 : 0;
+            memset(gph, 0, k * k * sizeof *gph);
+            memset(xph, 0, k * nh * sizeof *xph);
+            add_windows(f, w, n, o1, np, count, nb, cz, cy, sh, sc, gph, xph);
+            for (size_t i = 0; i < k * k; i++)
+                gram[i] += gph[i];
+            for (size_t i = 0; i < k * nh; i++)
+                xty[i] += xph[i];
+            for (size_t i = 0; i < k; i++)
+                gph[i * k + i] += p->phase_ridge;
+            if ((rc = spx_forecast_rls_bank_set_gram(&f->phase, h, gph, xph)))
+                goto out;
         }
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)(m * nc), 1.0, cz, (int)k,
-                    1.0, gram, (int)k);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)nh, (int)(m * nc), 1.0, cz,
-                    (int)k, cy, (int)nh, 1.0, xty, (int)nh);
     }
     for (size_t i = 0; i < k; i++)
         gram[i * k + i] += p->ridge;
@@ -536,12 +631,20 @@ static int fit_warmup(spx_forecast *f)
             const size_t m = nwin - o0 < nb ? nwin - o0 : nb;
             for (size_t i = 0; i < m; i++) {
                 const size_t origin = nl - 1 + o0 + i;
-                window_features(f, w, n, origin + 1 - nl, cz + i * nc * k, sh, sc, cu + i * ku);
+                window_features(f, w, n, origin + 1 - nl, origin, cz + i * nc * k, sh, sc,
+                                cu + i * ku);
                 window_targets(f, w, n, origin + 1, sh, sc, cr + i * nc * nh);
             }
-            /* residual = target - Z W */
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m * nc), (int)nh, (int)k,
-                        -1.0, cz, (int)k, f->rls.w, (int)nh, 1.0, cr, (int)nh);
+            /* residual = target - the first stage's forecast */
+            if (!np) {
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m * nc), (int)nh,
+                            (int)k, -1.0, cz, (int)k, f->rls.w, (int)nh, 1.0, cr, (int)nh);
+            } else {
+                for (size_t i = 0; i < m; i++) {
+                    predict_maps(f, cz + i * nc * k, nl - 1 + o0 + i, f->yh);
+                    cblas_daxpy((int)(nc * nh), -1.0, f->yh, 1, cr + i * nc * nh, 1);
+                }
+            }
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)ku, (int)m, 1.0, cu, (int)ku, 1.0,
                         gram2, (int)ku);
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ku, (int)(nc * nh), (int)m, 1.0,
@@ -564,6 +667,8 @@ out:
     free(cr);
     free(gram2);
     free(xty2);
+    free(gph);
+    free(xph);
     return rc;
 }
 
@@ -574,7 +679,7 @@ static size_t slot_features(spx_forecast *f, uint64_t origin)
 {
     const size_t slot = (size_t)(origin % f->nslots);
     if (f->ztag[slot] != origin + 1) {
-        window_features(f, f->ring, 2 * f->ring_len, ring_start(f, origin, f->nl),
+        window_features(f, f->ring, 2 * f->ring_len, ring_start(f, origin, f->nl), origin,
                         f->zc + slot * f->nc * f->k,
                         f->shift + slot * f->nc, f->scl + slot * f->nc,
                         f->ku ? f->uc + slot * f->ku : NULL);
@@ -593,11 +698,13 @@ static void learn_step(spx_forecast *f, uint64_t t)
     /* targets origin+1 .. t: a window of H samples ending at t */
     window_targets(f, f->ring, 2 * f->ring_len, ring_start(f, t, nh), sh, sc, f->yt);
     if (f->ku) {
-        spx_forecast_rls_predict(&f->rls, z, nc, f->yh);
+        predict_maps(f, z, origin, f->yh);
         for (size_t i = 0; i < nc * nh; i++)
             f->res[i] = f->yt[i] - f->yh[i];
     }
     spx_forecast_rls_update(&f->rls, z, f->yt, nc);
+    if (f->p.phase_period)
+        spx_forecast_rls_bank_update(&f->phase, (size_t)(origin % f->p.phase_period), z, f->yt, nc);
     if (f->ku)
         spx_forecast_rls_update(&f->crls, f->uc + slot * f->ku, f->res, 1);
 }
@@ -609,7 +716,7 @@ static void forecast_step(spx_forecast *f, uint64_t t)
     if (f->uses_rls) {
         const size_t slot = slot_features(f, t);
         const double *sh = f->shift + slot * nc, *sc = f->scl + slot * nc;
-        spx_forecast_rls_predict(&f->rls, f->zc + slot * nc * f->k, nc, f->yh);
+        predict_maps(f, f->zc + slot * nc * f->k, t, f->yh);
         if (f->ku)
             /* the C H cross outputs laid out channel-major match yh */
             cblas_dgemv(CblasRowMajor, CblasTrans, (int)f->ku, (int)(nc * nh), 1.0, f->crls.w,
@@ -642,7 +749,7 @@ static void forecast_step(spx_forecast *f, uint64_t t)
 static void refresh_step(spx_forecast *f, uint64_t t)
 {
     const spx_forecast_params *p = &f->p;
-    const size_t nc = f->nc, nl = f->nl, r = f->r, k = f->k;
+    const size_t nc = f->nc, nl = f->nl, r = f->r, k = f->k, kf = f->kf;
     const uint64_t since = t + 1 - p->warmup;
     if (since % p->q_stride == 0) {
         /* exponential weighting with a time constant of one warm-up length */
@@ -667,10 +774,14 @@ static void refresh_step(spx_forecast *f, uint64_t t)
     memset(rot, 0, k * k * sizeof *rot);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)r, (int)nl, 1.0, f->ortho.q,
                 (int)r, f->q_old, (int)r, 0.0, rot, (int)k);
-    if (k == 2 * r)
+    if (kf == 2 * r)
         for (size_t i = 0; i < r; i++)
             memcpy(rot + (r + i) * k + r, rot + i * k, r * sizeof *rot);
+    for (size_t i = kf; i < k; i++)
+        rot[i * k + i] = 1.0; /* the phase one-hot does not rotate */
     spx_forecast_rls_rotate(&f->rls, rot, rot + k * k);
+    if (p->phase_period)
+        spx_forecast_rls_bank_rotate(&f->phase, rot, rot + k * k);
     memset(f->ztag, 0, f->nslots * sizeof *f->ztag);
     f->q_refreshes++;
 }
@@ -703,6 +814,8 @@ static int step(spx_forecast *f, const double *x)
                 spx_forecast_rls_reset(&f->rls);
             if (f->ku)
                 spx_forecast_rls_reset(&f->crls);
+            if (p->phase_period)
+                spx_forecast_rls_bank_reset(&f->phase);
             return rc;
         }
         f->fitted = 1;
@@ -805,4 +918,15 @@ const double *spx_forecast_weights(const spx_forecast *f, size_t *features, size
     if (horizon)
         *horizon = f->nh;
     return f->uses_rls ? f->rls.w : NULL;
+}
+
+int spx_forecast_phase_weights(const spx_forecast *f, size_t h, double *out)
+{
+    if (!f || !out || !f->p.phase_period || h >= f->p.phase_period || !f->fitted)
+        return -EINVAL;
+    const size_t k = f->k, nh = f->nh;
+    memcpy(out, spx_forecast_rls_bank_w(&f->phase, h), k * nh * sizeof *out);
+    cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, (int)k, (int)nh, f->p.phase_ridge,
+                spx_forecast_rls_bank_p(&f->phase, h), (int)k, f->rls.w, (int)nh, 1.0, out, (int)nh);
+    return 0;
 }

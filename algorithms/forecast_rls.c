@@ -203,3 +203,108 @@ void spx_forecast_rls_rotate(spx_forecast_rls *r, const double *rot, double *wor
                    (size_t)nb * sizeof *col);
     }
 }
+
+/* ---- bank ---- */
+
+static void bank_select(spx_forecast_rls_bank *b, size_t i)
+{
+    spx_forecast_rls *r = &b->cur;
+    r->p = b->p + i * r->k * r->k;
+    r->w = b->w + i * r->k * r->m;
+    r->since = b->counters[3 * i];
+    r->updates = b->counters[3 * i + 1];
+    r->resets = b->counters[3 * i + 2];
+}
+
+static void bank_store(spx_forecast_rls_bank *b, size_t i)
+{
+    b->counters[3 * i] = b->cur.since;
+    b->counters[3 * i + 1] = b->cur.updates;
+    b->counters[3 * i + 2] = b->cur.resets;
+}
+
+int spx_forecast_rls_bank_init(spx_forecast_rls_bank *b, size_t n, size_t k, size_t m,
+                               size_t max_batch, double forget, double delta, size_t resym_every)
+{
+    if (!b)
+        return -EINVAL;
+    memset(b, 0, sizeof *b);
+    if (n == 0)
+        return -EINVAL;
+    int rc = spx_forecast_rls_init(&b->cur, k, m, max_batch, forget, delta, resym_every);
+    if (rc)
+        return rc;
+    /* the cursor's own P and W are never used: it always points into the packed arrays */
+    free(b->cur.p);
+    free(b->cur.w);
+    b->cur.p = b->cur.w = NULL;
+    b->n = n;
+    b->p = malloc(n * k * k * sizeof *b->p);
+    b->w = malloc(n * k * m * sizeof *b->w);
+    b->counters = malloc(3 * n * sizeof *b->counters);
+    if (!b->p || !b->w || !b->counters) {
+        spx_forecast_rls_bank_free(b);
+        return -ENOMEM;
+    }
+    spx_forecast_rls_bank_reset(b);
+    memset(b->counters, 0, 3 * n * sizeof *b->counters);
+    return 0;
+}
+
+void spx_forecast_rls_bank_free(spx_forecast_rls_bank *b)
+{
+    if (!b)
+        return;
+    b->cur.p = b->cur.w = NULL;
+    spx_forecast_rls_free(&b->cur);
+    free(b->p);
+    free(b->w);
+    free(b->counters);
+    memset(b, 0, sizeof *b);
+}
+
+void spx_forecast_rls_bank_reset(spx_forecast_rls_bank *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        bank_select(b, i);
+        spx_forecast_rls_reset(&b->cur);
+        bank_store(b, i);
+    }
+    b->cur.p = b->cur.w = NULL;
+}
+
+int spx_forecast_rls_bank_set_gram(spx_forecast_rls_bank *b, size_t i, double *gram, double *xty)
+{
+    bank_select(b, i);
+    int rc = spx_forecast_rls_set_gram(&b->cur, gram, xty);
+    bank_store(b, i);
+    return rc;
+}
+
+int spx_forecast_rls_bank_update(spx_forecast_rls_bank *b, size_t i, const double *x,
+                                 const double *y, size_t rows)
+{
+    bank_select(b, i);
+    int rc = spx_forecast_rls_update(&b->cur, x, y, rows);
+    bank_store(b, i);
+    return rc;
+}
+
+void spx_forecast_rls_bank_rotate(spx_forecast_rls_bank *b, const double *rot, double *work)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        bank_select(b, i);
+        spx_forecast_rls_rotate(&b->cur, rot, work);
+        bank_store(b, i);
+    }
+}
+
+const double *spx_forecast_rls_bank_p(const spx_forecast_rls_bank *b, size_t i)
+{
+    return b->p + i * b->cur.k * b->cur.k;
+}
+
+const double *spx_forecast_rls_bank_w(const spx_forecast_rls_bank *b, size_t i)
+{
+    return b->w + i * b->cur.k * b->cur.m;
+}

@@ -71,6 +71,31 @@ void spx_forecast_rls_predict(const spx_forecast_rls *r, const double *x, size_t
  * W <- R W, P <- R P R^T. work must hold 2 k^2 doubles. */
 void spx_forecast_rls_rotate(spx_forecast_rls *r, const double *rot, double *work);
 
+/* A bank of n models of the same shape (e.g. one per phase of a period) whose state lies packed in
+ * three contiguous arrays -- p (n x k x k), w (n x k x m), counters (n x 3: since, updates, resets)
+ * -- so a durable-state list can name each with one field. They share one set of work buffers:
+ * every call below points the cursor `cur` at model i, runs the single-model operation and writes
+ * the counters back. */
+typedef struct spx_forecast_rls_bank {
+    size_t n;
+    spx_forecast_rls cur;   /* parameters and work; p, w, counters loaded per call */
+    double *p, *w;
+    uint64_t *counters;
+} spx_forecast_rls_bank;
+
+/* Allocates; every model W = 0, P = I / delta. Arguments as spx_forecast_rls_init. */
+int spx_forecast_rls_bank_init(spx_forecast_rls_bank *b, size_t n, size_t k, size_t m,
+                               size_t max_batch, double forget, double delta, size_t resym_every);
+void spx_forecast_rls_bank_free(spx_forecast_rls_bank *b);
+void spx_forecast_rls_bank_reset(spx_forecast_rls_bank *b);
+int spx_forecast_rls_bank_set_gram(spx_forecast_rls_bank *b, size_t i, double *gram, double *xty);
+int spx_forecast_rls_bank_update(spx_forecast_rls_bank *b, size_t i, const double *x,
+                                 const double *y, size_t rows);
+void spx_forecast_rls_bank_rotate(spx_forecast_rls_bank *b, const double *rot, double *work);
+/* Model i's P (k x k, upper triangle authoritative) and W (k x m). */
+const double *spx_forecast_rls_bank_p(const spx_forecast_rls_bank *b, size_t i);
+const double *spx_forecast_rls_bank_w(const spx_forecast_rls_bank *b, size_t i);
+
 /* Mirrors the upper triangle of P into the lower one. */
 void spx_forecast_rls_symmetrize(spx_forecast_rls *r);
 

@@ -93,6 +93,12 @@ size_t spx_forecast_state_fields(spx_forecast *f, int fitted, spx_forecast_field
         u64(&l, "rls_since", &f->rls.since);
         u64(&l, "rls_updates", &f->rls.updates);
         u64(&l, "rls_resets", &f->rls.resets);
+        if (p->phase_period) {
+            /* every phase's map packed: P (k x k), V (k x H), then since/updates/resets */
+            f64s(&l, "phase_p", f->phase.p, p->phase_period * k * k);
+            f64s(&l, "phase_w", f->phase.w, p->phase_period * k * nh);
+            u64s(&l, "phase_counters", f->phase.counters, 3 * p->phase_period);
+        }
     }
     if (ku) {
         f64s(&l, "uc", f->uc, f->nslots * ku);
@@ -174,6 +180,11 @@ int spx_forecast_state_finish_load(spx_forecast *f, int fitted, char *err, size_
                     FAIL("scl: slot %zu channel %zu not finite and positive", s, c);
         if (!rls_valid(&f->rls))
             FAIL("rls_since: %" PRIu64 ", checkpoints every %zu", f->rls.since, f->rls.interval);
+        const size_t interval = f->phase.cur.interval;
+        for (size_t h = 0; h < p->phase_period; h++)
+            if (interval && f->phase.counters[3 * h] >= interval)
+                FAIL("phase_counters: phase %zu since %" PRIu64 ", checkpoints every %zu", h,
+                     f->phase.counters[3 * h], interval);
     }
     if (f->ku && !rls_valid(&f->crls))
         FAIL("cross_since: %" PRIu64 ", checkpoints every %zu", f->crls.since, f->crls.interval);

@@ -6,8 +6,9 @@
  * What is listed: the configuration fingerprint, counters and phase, the warm-up buffer (until the
  * warm-up fit), standardisation, the sample ring, the OrthoTrans basis (and its running statistics
  * when it is refreshed online), NormLin weights, the feature cache of the last H + 1 origins, the
- * RLS map(s) with their covariance and checkpoint counter, the newest forecast, and the metrics'
- * pending forecasts, recent samples and sums. Work buffers are not listed.
+ * RLS map(s) with their covariance and checkpoint counter (the phase maps' packed in three fields),
+ * the newest forecast, and the metrics' pending forecasts, recent samples and sums. Work buffers are
+ * not listed.
  *
  * Load protocol:
  *   1. read the saved phase ("fitted", 0 or 1);
@@ -37,7 +38,8 @@ typedef struct spx_forecast_field {
     int scalar;                 /* one counter or statistic rather than an array */
 } spx_forecast_field;
 
-/* Upper bound on the number of fields, for the caller's array. */
+/* Upper bound on the number of fields, for the caller's array. The longest list today has 47:
+ * ortho with q_refresh, phase maps, the VAR stage (not with NormLin's mix) and metrics, fitted. */
 #define SPX_FORECAST_STATE_MAX_FIELDS 48
 
 /* 1 once the warm-up fit is done. */

@@ -86,7 +86,8 @@ static int parse_enum(const spx_param *p, int rc, const char *choices, char *err
 #define FORECAST_PARAM_NAMES                                                                       \
     "lookback, horizon, method, rank, norm, scale, forget, ridge, learn, warmup, standardize, "   \
     "cross, cross_lags, cross_forget, cross_ridge, cross_temp, season, forecast_every, "          \
-    "q_refresh, q_stride, resym_every, score_from, metrics"
+    "q_refresh, q_stride, resym_every, phase_period, phase_ridge, phase_forget, phase_onehot, "   \
+    "score_from, metrics"
 
 static int parse_param(spx_forecast_params *fp, const spx_param *p, char *err, size_t errlen)
 {
@@ -136,6 +137,14 @@ static int parse_param(spx_forecast_params *fp, const spx_param *p, char *err, s
         return parse_size(p, 1, 100000000, &fp->q_stride, err, errlen);
     if (!strcmp(k, "resym_every"))
         return parse_size(p, 1, 1000000, &fp->resym_every, err, errlen);
+    if (!strcmp(k, "phase_period"))
+        return parse_size(p, 0, 10000, &fp->phase_period, err, errlen);
+    if (!strcmp(k, "phase_ridge"))
+        return spx_param_double(p, 0.0, 1e300, &fp->phase_ridge, err, errlen);
+    if (!strcmp(k, "phase_forget"))
+        return spx_param_double(p, 0.0, 1.0, &fp->phase_forget, err, errlen);
+    if (!strcmp(k, "phase_onehot"))
+        return parse_bool(p, &fp->phase_onehot, err, errlen);
     if (!strcmp(k, "score_from"))
         return spx_param_uint(p, 0, UINT64_MAX, &fp->score_from, err, errlen);
     if (!strcmp(k, "metrics"))
@@ -161,7 +170,9 @@ static double forecast_state_bytes(const spx_forecast_params *p, size_t warmup)
     const bool rls = p->method == SPX_FORECAST_ORTHO || p->method == SPX_FORECAST_RLS_RAW;
     const double r = p->method == SPX_FORECAST_ORTHO && p->rank && p->rank < p->lookback
                          ? (double)p->rank : l;
-    const double k = !rls ? 0.0 : p->cross == SPX_FORECAST_CROSS_NORMLIN ? 2.0 * r : r;
+    const double np = rls ? (double)p->phase_period : 0.0;
+    const double k = (!rls ? 0.0 : p->cross == SPX_FORECAST_CROSS_NORMLIN ? 2.0 * r : r) +
+                     (p->phase_onehot ? np : 0.0);
     const double ku = p->cross == SPX_FORECAST_CROSS_VAR ? c * (double)p->cross_lags + 1.0 : 0.0;
     double ring = l + h;
     if (p->method == SPX_FORECAST_SEASONAL && (double)p->season > ring)
@@ -175,6 +186,9 @@ static double forecast_state_bytes(const spx_forecast_params *p, size_t warmup)
              + (double)(1u << 20) + k * k + k * h;         /* warm-up fit chunks and normal eqs */
     if (ku > 0.0)
         d += 4.0 * ku * ku + 3.0 * ku * c * h;              /* cross RLS and its normal eqs */
+    if (np > 0.0)
+        d += np * (k * k + k * h + 3.0) + 3.0 * k * k + k * h + 2.0 * k * c + c * c + c * h
+             + k * k + k * h;                               /* phase bank, work, warm-up eqs */
     if (p->method == SPX_FORECAST_ORTHO)
         d += 5.0 * l * l + c * l + l * r + 8.0 * l;
     return 8.0 * d;
@@ -314,7 +328,7 @@ static int forecast_result(void *state, msgpack_packer *pk)
 
 static void pack_params(msgpack_packer *pk, const spx_forecast_params *p)
 {
-    msgpack_pack_map(pk, 24);
+    msgpack_pack_map(pk, 28);
     spx_pack_key_uint(pk, "channels", p->channels);
     spx_pack_key_uint(pk, "lookback", p->lookback);
     spx_pack_key_uint(pk, "horizon", p->horizon);
@@ -337,6 +351,10 @@ static void pack_params(msgpack_packer *pk, const spx_forecast_params *p)
     spx_pack_key_uint(pk, "q_refresh", p->q_refresh);
     spx_pack_key_uint(pk, "q_stride", p->q_stride);
     spx_pack_key_uint(pk, "resym_every", p->resym_every);
+    spx_pack_key_uint(pk, "phase_period", p->phase_period);
+    spx_pack_key_double(pk, "phase_ridge", p->phase_ridge);
+    spx_pack_key_double(pk, "phase_forget", p->phase_forget);
+    spx_pack_key_bool(pk, "phase_onehot", p->phase_onehot != 0);
     spx_pack_key_uint(pk, "score_from", p->score_from);
     spx_pack_key_bool(pk, "metrics", p->metrics != 0);
 }

@@ -226,6 +226,38 @@ static void choose_on_val(const series *s, spx_forecast_params *p, const double 
     snprintf(note, notelen, "ridge %g forget %g (val %.4f / %.4f)", best_ridge, best_f, best, bestf);
 }
 
+/* Phase maps (period 24: hour of day) on top of p's shared map: phase ridge x phase forgetting x
+ * the hour one-hot, chosen on val. */
+static void choose_phase_on_val(const series *s, spx_forecast_params *p, int quick, char *note,
+                                size_t notelen)
+{
+    const double pridges[] = {300.0, 1000.0, 3000.0};
+    const double pforgets[] = {1.0, 0.9998, 0.9995};
+    double best = INFINITY;
+    spx_forecast_params bestp = *p;
+    for (int onehot = 1; onehot >= 0; onehot--) {
+        for (size_t i = 0; i < 3; i++) {
+            for (size_t j = 0; j < 3; j++) {
+                if (quick && (i != 1 || j == 2))
+                    continue;
+                spx_forecast_params q = *p;
+                q.phase_period = 24;
+                q.phase_onehot = onehot;
+                q.phase_ridge = pridges[i];
+                q.phase_forget = pforgets[j];
+                const double m = val_mse(s, q);
+                if (m < best) {
+                    best = m;
+                    bestp = q;
+                }
+            }
+        }
+    }
+    *p = bestp;
+    snprintf(note, notelen, "phase ridge %g forget %g onehot %d (val %.4f)", p->phase_ridge,
+             p->phase_forget, p->phase_onehot, best);
+}
+
 static void section_std(const char *ds, int quick)
 {
     char rel[64];
@@ -280,8 +312,29 @@ static void section_std(const char *ds, int quick)
         if (!test_run(&s, p, &o))
             print_row(ds, h, "ortho r32 revin-last, online", &o, note);
 
-        /* Ablations around it, same ridge / forgetting. */
+        /* Phase maps (hour of day) on the online model, at rank 32 and at full rank; the shared
+         * map's ridge / forgetting as chosen above (rank 96: chosen again on val). */
         const spx_forecast_params m = p;
+        for (size_t rank = 32; rank <= 96; rank += 64) {
+            spx_forecast_params q = m;
+            char pnote[320];
+            if (rank != 32) {
+                q.rank = rank;
+                choose_on_val(&s, &q, ridges, 3, forgets, 4, note, sizeof note);
+            }
+            q.learn = 1;
+            choose_phase_on_val(&s, &q, quick, pnote, sizeof pnote);
+            char full[512];
+            snprintf(full, sizeof full, "%s; %s", note, pnote);
+            if (!test_run(&s, q, &o))
+                print_row(ds, h, rank == 32 ? "ortho r32 + phase maps (24), online"
+                                            : "ortho r96 + phase maps (24), online",
+                          &o, full);
+            if (quick || h != 96)
+                break;
+        }
+
+        /* Ablations around it, same ridge / forgetting. */
         struct {
             const char *name;
             size_t rank;
@@ -490,6 +543,8 @@ static void section_speed(int quick, int with_python)
         {"ortho rank 32 (default model)", SPX_FORECAST_ORTHO, 32, SPX_FORECAST_CROSS_OFF},
         {"ortho rank 16", SPX_FORECAST_ORTHO, 16, SPX_FORECAST_CROSS_OFF},
         {"ortho rank 32 + VAR cross", SPX_FORECAST_ORTHO, 32, SPX_FORECAST_CROSS_VAR},
+        {"ortho rank 32 + phase maps (24)", SPX_FORECAST_ORTHO, 32, SPX_FORECAST_CROSS_OFF},
+        {"ortho rank 96 + phase maps (24)", SPX_FORECAST_ORTHO, 96, SPX_FORECAST_CROSS_OFF},
         {"RLS raw windows", SPX_FORECAST_RLS_RAW, 0, SPX_FORECAST_CROSS_OFF},
         {"last value", SPX_FORECAST_LAST, 0, SPX_FORECAST_CROSS_OFF},
     };
@@ -499,6 +554,11 @@ static void section_speed(int quick, int with_python)
         p.method = cfg[i].m;
         p.rank = cfg[i].rank;
         p.cross = cfg[i].cross;
+        if (strstr(cfg[i].name, "phase")) {
+            p.phase_period = 24;
+            p.phase_forget = 1.0;
+            p.phase_onehot = 0;
+        }
         double fit = 0.0;
         double r = steps_per_s(&s, p, steps, &fit);
         if (i == 0)

@@ -221,6 +221,10 @@ static void fpipe_init(fpipe *p, const char *name, const char *label, const spx_
     add_kv(p, "cross_ridge", "%.17g", fp->cross_ridge);
     add_kv(p, "season", "%zu", fp->season);
     add_kv(p, "forecast_every", "%zu", fp->every);
+    add_kv(p, "phase_period", "%zu", fp->phase_period);
+    add_kv(p, "phase_ridge", "%.17g", fp->phase_ridge);
+    add_kv(p, "phase_forget", "%.17g", fp->phase_forget);
+    add_kv(p, "phase_onehot", "%s", fp->phase_onehot ? "true" : "false");
     add_kv(p, "score_from", "%llu", (unsigned long long)fp->score_from);
     /* the first origin: the last warm-up sample or the first multiple of `every` after it */
     uint64_t o = fp->warmup - 1;
@@ -494,7 +498,7 @@ static void section_std(daemon_proc *d, const char *name, int quick)
     zscore(&ds, STD_TRAIN);
     const bool h1 = !strcmp(name, "ETTh1");
     const std_choice *ch = h1 ? etth1_choice : etth2_choice;
-    fpipe ps[9];
+    fpipe ps[11];
     size_t np = 0;
     for (size_t i = 0; i < 4; i++) {
         if (quick && ch[i].h != 96 && ch[i].h != 720)
@@ -510,6 +514,18 @@ static void section_std(daemon_proc *d, const char *name, int quick)
             spx_forecast_params t = std_params(ds.c, 96, 100, 0.999, 1);
             t.rank = 96;
             fpipe_init(&ps[np++], "h96-r96-online", "ortho r96, online (test cfg)", &t);
+            /* phase maps (hour of day: the stream starts at midnight), chosen on val by
+             * bench_forecast_offline: the shared map's ridge / forgetting, then phase ridge,
+             * phase forgetting and the one-hot */
+            t = std_params(ds.c, 96, 1000, 0.999, 1);
+            t.phase_period = 24;
+            t.phase_ridge = 1000;
+            t.phase_forget = 1.0;
+            t.phase_onehot = 0;
+            fpipe_init(&ps[np++], "h96-phase-online", "ortho r32 + phase, online", &t);
+            t.rank = 96;
+            t.forget = 0.9995;
+            fpipe_init(&ps[np++], "h96-r96-phase-online", "ortho r96 + phase, online", &t);
         }
     }
     spectra_client *c = client_for(d, 600000);
@@ -525,14 +541,18 @@ static void section_std(daemon_proc *d, const char *name, int quick)
     printf("%-6s %4s  %-28s %-6s  %-6s  %5s  %6s  %-8s %-10s %s\n", "data", "H", "model", "MSE",
            "MAE", "wins", "bodies", "SUB d", "in-proc", "ridge / forget (val); notes' ridge ref");
     for (size_t i = 0; i < np; i++) {
-        char note[96];
+        char note[256], phase[96] = "";
         size_t hi = ps[i].fp.horizon == 96 ? 0 : ps[i].fp.horizon == 192 ? 1
                   : ps[i].fp.horizon == 336 ? 2 : 3;
+        if (ps[i].fp.phase_period)
+            snprintf(phase, sizeof phase, "; phase %zu: %g / %g%s", ps[i].fp.phase_period,
+                     ps[i].fp.phase_ridge, ps[i].fp.phase_forget,
+                     ps[i].fp.phase_onehot ? " one-hot" : "");
         if (h1)
-            snprintf(note, sizeof note, "%g / %g; ref %.4f / %.4f", ps[i].fp.ridge,
-                     ps[i].fp.forget, etth1_ridge_ref[hi][0], etth1_ridge_ref[hi][1]);
+            snprintf(note, sizeof note, "%g / %g%s; ref %.4f / %.4f", ps[i].fp.ridge,
+                     ps[i].fp.forget, phase, etth1_ridge_ref[hi][0], etth1_ridge_ref[hi][1]);
         else
-            snprintf(note, sizeof note, "%g / %g", ps[i].fp.ridge, ps[i].fp.forget);
+            snprintf(note, sizeof note, "%g / %g%s", ps[i].fp.ridge, ps[i].fp.forget, phase);
         print_row(&ds, &ps[i], note);
         fpipe_free(&ps[i]);
     }

@@ -274,6 +274,9 @@ Test(adapter_forecast, bad_params)
     create_fails(3, (const char *const[]){"method=seasonal", "q_refresh=10", NULL},
                  "q_refresh needs method ortho");
     create_fails(3, (const char *const[]){"cross=var", "cross_lags=200", NULL}, "cross_lags");
+    create_fails(3, (const char *const[]){"method=last", "phase_period=24", NULL},
+                 "phase maps need method ortho or rls_raw");
+    create_fails(3, (const char *const[]){"phase_period=10001", NULL}, "phase_period");
     /* 64 channels at H = 4096 would keep 4097 pending forecasts of 4096 x 64: refused up front */
     create_fails(64, (const char *const[]){"horizon=4096", "lookback=16", NULL}, "GiB (limit");
     /* booleans take true/false and 1/0; every documented key is accepted */
@@ -282,7 +285,8 @@ Test(adapter_forecast, bad_params)
         "forget=0.999", "ridge=10", "learn=false", "warmup=300", "standardize=0", "cross=var",
         "cross_lags=2", "cross_forget=0.9999", "cross_ridge=5", "cross_temp=0.5", "season=12",
         "forecast_every=2", "q_refresh=48", "q_stride=4", "resym_every=32", "score_from=10",
-        "metrics=1", NULL});
+        "metrics=1", "phase_period=24", "phase_ridge=300", "phase_forget=0.9995",
+        "phase_onehot=false", NULL});
     packed p;
     char err[256];
     cr_assert_eq(command_of(st, "params", NULL, &p, err, sizeof err), SPX_OK, "%s", err);
@@ -299,6 +303,10 @@ Test(adapter_forecast, bad_params)
     cr_assert_eq(get_uint(p.root, "q_refresh"), 48);
     cr_assert_eq(get_uint(p.root, "score_from"), 10);
     cr_assert_eq(get_uint(p.root, "channels"), 3);
+    cr_assert_eq(get_uint(p.root, "phase_period"), 24);
+    cr_assert_eq(get_double(p.root, "phase_ridge"), 300.0);
+    cr_assert_eq(get_double(p.root, "phase_forget"), 0.9995);
+    cr_assert(!get_bool(p.root, "phase_onehot"));
     packed_free(&p);
     fops()->destroy(st);
 }

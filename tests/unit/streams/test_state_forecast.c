@@ -1,7 +1,7 @@
 /* The `forecast` kind keeps the durable-state contract (state_roundtrip.h): save is pure, a loaded
  * instance saves the same bytes and continues with byte-identical result bodies, damaged saves are
- * refused. Run for every method, with and without the cross stages, basis refreshes, frequent RLS
- * checkpoints and metrics, f32 and f64 input, and saves taken during the warm-up, just after the
+ * refused. Run for every method, with and without the cross stages, basis refreshes, phase maps,
+ * frequent RLS checkpoints and metrics, f32 and f64 input, and saves taken during the warm-up, just after the
  * fit, and once forecasts are being scored. Sizes are tiny so the damage sweep (three loads per
  * key) stays fast under ASan. */
 #include <criterion/criterion.h>
@@ -135,6 +135,27 @@ Test(state_forecast, ortho_normlin_every_f32)
     const char *kv[] = {"lookback=8", "horizon=4", "rank=2", "warmup=40", "cross=normlin",
                         "forecast_every=3", "score_from=50", NULL};
     roundtrip(kv, SPX_DTYPE_F32, 24, splits_default);
+}
+
+Test(state_forecast, ortho_phase_maps)
+{
+    /* phase maps (5 phases, each warm-started on its ~6 warm-up windows) with the phase one-hot,
+     * forgetting, and checkpoints every 2 updates */
+    const char *kv[] = {"lookback=8", "horizon=4", "rank=4", "warmup=40", "phase_period=5",
+                        "phase_onehot=true", "phase_ridge=3", "phase_forget=0.99",
+                        "forget=0.995", "resym_every=2", NULL};
+    roundtrip(kv, SPX_DTYPE_F64, 24, splits_default);
+}
+
+Test(state_forecast, phase_maps_var_refresh_f32)
+{
+    /* the longest field list: phase maps (no one-hot) rotated by basis refreshes, under a VAR
+     * stage fitted on their residuals, metrics on */
+    const char *kv[] = {"lookback=8", "horizon=3", "rank=3", "warmup=40", "phase_period=4",
+                        "phase_onehot=false", "cross=var", "cross_lags=2", "q_refresh=10",
+                        "q_stride=2", NULL};
+    const size_t splits[] = {8, 11, 17, 0};
+    roundtrip(kv, SPX_DTYPE_F32, 24, splits);
 }
 
 Test(state_forecast, rls_raw_no_metrics)
