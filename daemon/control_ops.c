@@ -18,6 +18,15 @@ static spx_errcode find_stream(spx_server *srv, const char *name, spx_stream **s
     return SPX_OK;
 }
 
+/* The stream a {stream} request names: its argument checked, then looked up. */
+static spx_errcode request_stream(spx_server *srv, const spx_request *req, spx_stream **s,
+                                  char *err, size_t errlen)
+{
+    spx_target_args t;
+    spx_errcode code = spx_control_parse_stream(req, &t, err, errlen);
+    return code == SPX_OK ? find_stream(srv, t.stream, s, err, errlen) : code;
+}
+
 spx_errcode spx_find_target(spx_server *srv, const spx_target_args *t, spx_stream **s,
                             spx_pipeline **p, char *err, size_t errlen)
 {
@@ -82,11 +91,8 @@ spx_errcode spx_op_create(spx_server *srv, spx_request *req, msgpack_packer *pk,
 spx_errcode spx_op_drop(spx_server *srv, spx_request *req, msgpack_packer *pk, char *err,
                         size_t errlen)
 {
-    spx_target_args t;
     spx_stream *s;
-    spx_errcode code = spx_control_parse_stream(req, &t, err, errlen);
-    if (code == SPX_OK)
-        code = find_stream(srv, t.stream, &s, err, errlen);
+    spx_errcode code = request_stream(srv, req, &s, err, errlen);
     if (code != SPX_OK)
         return code;
     spx_pipeline *orphans[SPX_STREAM_PIPELINES_MAX];
@@ -224,10 +230,7 @@ spx_errcode spx_op_save(spx_server *srv, spx_request *req, msgpack_packer *pk, c
 {
     spx_stream *s = NULL;
     if (spx_map_get(req->root, "stream")) {
-        spx_target_args t;
-        spx_errcode code = spx_control_parse_stream(req, &t, err, errlen);
-        if (code == SPX_OK)
-            code = find_stream(srv, t.stream, &s, err, errlen);
+        spx_errcode code = request_stream(srv, req, &s, err, errlen);
         if (code != SPX_OK)
             return code;
     }
@@ -251,11 +254,8 @@ spx_errcode spx_op_save(spx_server *srv, spx_request *req, msgpack_packer *pk, c
 spx_errcode spx_op_position(spx_server *srv, spx_request *req, msgpack_packer *pk, char *err,
                             size_t errlen)
 {
-    spx_target_args t;
     spx_stream *s;
-    spx_errcode code = spx_control_parse_stream(req, &t, err, errlen);
-    if (code == SPX_OK)
-        code = find_stream(srv, t.stream, &s, err, errlen);
+    spx_errcode code = request_stream(srv, req, &s, err, errlen);
     if (code != SPX_OK)
         return code;
     spx_reply_begin(pk, req, 10);
