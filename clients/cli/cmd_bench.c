@@ -16,17 +16,19 @@
 #define MAX_DIMS 16
 #define POOL_BATCHES 4
 
-enum { OPT_DIM = 1, OPT_ROWS, OPT_BATCH, OPT_DTYPE };
+enum { OPT_DIM = 1, OPT_ROWS, OPT_BATCH, OPT_DTYPE, OPT_DURABILITY };
 
 typedef struct bench_opts {
     uint64_t dims[MAX_DIMS];
     size_t n_dims;
     uint64_t rows, batch;
     spectra_dtype dtype;
+    spectra_durability durability;
 } bench_opts;
 
 static const char usage[] =
     "usage: spectra bench [--dim D ...] [--rows N] [--batch B] [--dtype f32|f64]\n"
+    "                     [--durability none|snapshot|journal]\n"
     "\n"
     "Against a running daemon, for each dimension D (default 100 and 1000): creates a scratch\n"
     "stream, attaches topeig (every=0, interval_ms=0), pushes N random rows (default 100000)\n"
@@ -34,7 +36,9 @@ static const char usage[] =
     "N rows, and reports rows/s and MB/s from the first push to that moment. The same bytes in\n"
     "the same message sizes are then sent over a raw ZeroMQ PUSH -> PULL pair on loopback TCP\n"
     "(a receiver thread), and daemon/raw is the ratio of the two rates. Scratch streams are\n"
-    "dropped at the end. --dim can be repeated or given as a list (--dim 10,100,1000).\n";
+    "dropped at the end. --dim can be repeated or given as a list (--dim 10,100,1000).\n"
+    "--durability creates the scratch streams with that durability (default: the daemon's),\n"
+    "to measure what a journal costs (the daemon needs a state dir; see its journal_sync).\n";
 
 static int on_option(cli_ctx *ctx, void *st, int id, const char *v)
 {
@@ -58,6 +62,10 @@ static int on_option(cli_ctx *ctx, void *st, int id, const char *v)
     case OPT_DTYPE:
         if (spectra_dtype_parse(v, &o->dtype) || o->dtype == SPECTRA_I16)
             return cli_usage_error(ctx, "--dtype: '%s' is not f32 or f64", v);
+        return 0;
+    case OPT_DURABILITY:
+        if (spectra_durability_parse(v, &o->durability))
+            return cli_usage_error(ctx, "--durability: '%s' is not none, snapshot or journal", v);
         return 0;
     }
     return CLI_USAGE;
@@ -133,7 +141,10 @@ static int bench_daemon(const cli_ctx *ctx, spectra_client *c, const char *strea
                         const bench_opts *o, const void *pool, double *secs)
 {
     spectra_drop(c, stream); /* a leftover of an interrupted run */
-    int rc = spectra_create(c, stream, SPECTRA_ROWS, (uint32_t)dim, 0, NULL, 0);
+    spectra_create_options copts;
+    spectra_create_options_init(&copts);
+    copts.durability = o->durability;
+    int rc = spectra_create_with(c, stream, SPECTRA_ROWS, (uint32_t)dim, &copts);
     if (!rc)
         rc = spectra_attach(c, stream, "top", "topeig", NULL, 0, 0, 0);
     if (rc)
@@ -267,6 +278,7 @@ int cmd_bench(cli_ctx *ctx, int argc, char **argv)
                                      {"--rows", 1, OPT_ROWS},
                                      {"--batch", 1, OPT_BATCH},
                                      {"--dtype", 1, OPT_DTYPE},
+                                     {"--durability", 1, OPT_DURABILITY},
                                      {NULL, 0, 0}};
     bench_opts o;
     memset(&o, 0, sizeof o);
