@@ -23,6 +23,7 @@ void spx_config_defaults(spx_config *c)
     c->ingest_hwm = 1000;
     c->publish_hwm = 10000;
     c->log_level = SPX_LOG_INFO;
+    spx_transport_config_defaults(&c->tr);
 }
 
 typedef struct parse_ctx {
@@ -129,7 +130,11 @@ static int daemon_key(parse_ctx *ctx, const char *name, const char *value)
         if (spx_log_level_parse(value, &c->log_level))
             FAIL("log_level=%s: expected error, warn, info or debug", value);
     } else {
-        FAIL("unknown key '%s' in [spectrad]", name);
+        int bad;
+        if (!spx_transport_config_key(&c->tr, name, value, &bad, ctx->err, sizeof ctx->err))
+            FAIL("unknown key '%s' in [spectrad]", name);
+        if (bad)
+            return 0;
     }
     return 1;
 }
@@ -280,7 +285,7 @@ int spx_config_validate(const spx_config *c, char *err, size_t errlen)
                 return -1;
             }
     }
-    return 0;
+    return spx_transport_config_validate(&c->tr, err, errlen);
 }
 
 void spx_config_keep_cli(spx_config *to, const spx_config *from)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "transport_config.h"
 
 #define SPX_ENDPOINT_MAX 256
 #define SPX_CONFIG_STREAMS_MAX 64
@@ -65,6 +66,7 @@ typedef struct spx_config {
     int ingest_hwm;                /* ZMQ_RCVHWM on ingest */
     int publish_hwm;               /* ZMQ_SNDHWM on results, per subscriber */
     spx_log_level log_level;
+    spx_transport_config tr;       /* transport = zmq | nats and the NATS keys */
     size_t n_streams;
     spx_config_stream streams[SPX_CONFIG_STREAMS_MAX];
     size_t n_pipelines;

@@ -1,16 +1,14 @@
-/* The ingest socket: receive, decode, validate, accept. A message is accepted whole or not at all;
- * a refused message is counted (globally and per stream when the stream is known) and logged with
- * rate limiting, and the daemon carries on. */
+/* The one accept path for ingest messages, whatever transport carried them: decode, validate,
+ * accept. A message is accepted whole or not at all; a refused message is counted (globally and per
+ * stream when the stream is known) and logged with rate limiting, and the daemon carries on. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #include "log.h"
 #include "server.h"
-
-#define INGEST_MAX_FRAMES 2
+#include "transport.h"
 
 static void reject(spx_server *srv, spx_stream *s, const char *stream_name, spx_errcode code,
                    const char *why)
@@ -23,27 +21,14 @@ static void reject(spx_server *srv, spx_stream *s, const char *stream_name, spx_
                     stream_name && *stream_name ? stream_name : "?", spx_errcode_name(code), why);
 }
 
-static void release_zmq_msg(void *owner)
+void spx_ingest_refuse(spx_server *srv, spx_errcode code, const char *why)
 {
-    zmq_msg_close(owner);
-    free(owner);
+    reject(srv, NULL, NULL, code, why);
 }
 
-/* Receives the rest of a multipart message we will not use, so the next recv starts a new one. */
-static void discard_rest(void *sock)
+bool spx_ingest_backlogged(const spx_server *srv)
 {
-    int more = 1;
-    size_t len = sizeof more;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            return;
-        }
-        zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
-        zmq_msg_close(&m);
-    }
+    return *spx_registry_bytes_held(srv->reg) > srv->cfg.max_queued_bytes;
 }
 
 static spx_stream *stream_for(spx_server *srv, const spx_ingest_header *h, spx_errcode *code,
@@ -67,108 +52,52 @@ static spx_stream *stream_for(spx_server *srv, const spx_ingest_header *h, spx_e
     return s;
 }
 
-/* Handles one message whose first frame is in `head`. Returns false when the socket had nothing. */
-static void handle_message(spx_server *srv, zmq_msg_t *head)
+spx_errcode spx_ingest_deliver(spx_server *srv, const void *head, size_t head_len,
+                               const void *payload, size_t payload_len, void *owner,
+                               void (*release)(void *owner), spx_stream **accepted)
 {
-    void *sock = srv->ingest.sock;
-    int more = 0;
-    size_t len = sizeof more;
     char why[512];
-    zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
-
-    zmq_msg_t *payload = NULL;
-    if (more) {
-        payload = malloc(sizeof *payload);
-        if (!payload) {
-            discard_rest(sock);
-            reject(srv, NULL, NULL, SPX_E_INTERNAL, "out of memory");
-            return;
-        }
-        zmq_msg_init(payload);
-        if (zmq_msg_recv(payload, sock, ZMQ_DONTWAIT) < 0) {
-            release_zmq_msg(payload);
-            reject(srv, NULL, NULL, SPX_E_BAD_FRAME, "payload frame missing");
-            return;
-        }
-        zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
-        if (more) {
-            discard_rest(sock);
-            release_zmq_msg(payload);
-            reject(srv, NULL, NULL, SPX_E_BAD_FRAME, "more than 2 frames");
-            return;
-        }
-        if (zmq_msg_size(payload) > srv->cfg.max_message_bytes) {
-            snprintf(why, sizeof why, "payload of %zu bytes exceeds max_message_bytes %zu",
-                     zmq_msg_size(payload), srv->cfg.max_message_bytes);
-            release_zmq_msg(payload);
-            reject(srv, NULL, NULL, SPX_E_TOO_LARGE, why);
-            return;
-        }
+    if (payload && payload_len > srv->cfg.max_message_bytes) {
+        snprintf(why, sizeof why, "payload of %zu bytes exceeds max_message_bytes %zu", payload_len,
+                 srv->cfg.max_message_bytes);
+        if (release)
+            release(owner);
+        reject(srv, NULL, NULL, SPX_E_TOO_LARGE, why);
+        return SPX_E_TOO_LARGE;
     }
-
     spx_ingest_header h;
-    spx_errcode code = spx_decode_ingest_header(zmq_msg_data(head), zmq_msg_size(head), &h, why,
-                                                sizeof why);
+    spx_errcode code = spx_decode_ingest_header(head, head_len, &h, why, sizeof why);
     if (code != SPX_OK) {
-        if (payload)
-            release_zmq_msg(payload);
+        if (release)
+            release(owner);
         reject(srv, NULL, NULL, code, why);
-        return;
+        return code;
     }
-    const void *data = payload ? zmq_msg_data(payload) : NULL;
-    size_t data_len = payload ? zmq_msg_size(payload) : 0;
     spx_stream *s = NULL;
-    if ((code = spx_validate_payload(&h, data, data_len, why, sizeof why)) != SPX_OK ||
+    if ((code = spx_validate_payload(&h, payload, payload_len, why, sizeof why)) != SPX_OK ||
         !(s = stream_for(srv, &h, &code, why, sizeof why))) {
         reject(srv, spx_registry_find(srv->reg, h.stream), h.stream, code, why);
-        if (payload)
-            release_zmq_msg(payload);
+        if (release)
+            release(owner);
         spx_ingest_header_clear(&h);
-        return;
+        return code;
     }
     double now = spx_now();
-    spx_batch *b = spx_batch_new(&h, data, data_len, now, payload, payload ? release_zmq_msg : NULL,
+    spx_batch *b = spx_batch_new(&h, payload, payload_len, now, owner, release,
                                  spx_registry_bytes_held(srv->reg));
     if (!b || spx_stream_accept(s, &h, b) != 0) {
         if (!b)
             spx_stream_reject(s, SPX_E_INTERNAL);
         reject(srv, NULL, h.stream, SPX_E_INTERNAL, "out of memory accepting the message");
         spx_ingest_header_clear(&h);
-        return;
+        return SPX_E_INTERNAL;
     }
     srv->c.ingest_messages++;
-    srv->c.ingest_bytes += data_len;
+    srv->c.ingest_bytes += payload_len;
     srv->c.ingest_rows += h.shape[0];
     spx_ingest_header_clear(&h);
     spx_server_schedule_stream(srv, s);
-}
-
-unsigned spx_ingest_on_read(spx_zsock *zs, unsigned budget)
-{
-    spx_server *srv = zs->data;
-    unsigned handled = 0;
-    while (handled < budget) {
-        if (*spx_registry_bytes_held(srv->reg) > srv->cfg.max_queued_bytes) {
-            /* Pipelines are behind: leave messages in ZeroMQ so its high-water mark pushes back on
-             * producers, instead of growing without bound. Resumed from job completion. */
-            spx_zsock_pause(zs);
-            srv->ingest_paused = true;
-            srv->c.ingest_pauses++;
-            spx_debug("ingest paused: %zu bytes queued", *spx_registry_bytes_held(srv->reg));
-            break;
-        }
-        zmq_msg_t head;
-        zmq_msg_init(&head);
-        if (zmq_msg_recv(&head, zs->sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&head);
-            if (zmq_errno() != EAGAIN)
-                spx_log_limited(SPX_LOG_WARN, "ingest-recv", "ingest: recv: %s",
-                                zmq_strerror(zmq_errno()));
-            break;
-        }
-        handle_message(srv, &head);
-        zmq_msg_close(&head);
-        handled++;
-    }
-    return handled;
+    if (accepted)
+        *accepted = s;
+    return SPX_OK;
 }

@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "config.h"
 #include "stream.h"
+#include "transport.h"
 #include "zsock.h"
 
 typedef struct spx_pending_get spx_pending_get;
@@ -31,9 +32,9 @@ typedef struct spx_server {
     spx_config cfg;
     uv_loop_t *loop;
     void *zctx;
-    spx_zsock ingest;
+    spx_transport *transport;      /* ingest in, results out (ZeroMQ or NATS) */
+    bool transport_closing;
     spx_zsock control;
-    void *pub;                     /* PUB: only written, never watched */
     spx_registry *reg;
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t tick;               /* interval publishes, backpressure release, shutdown progress */
@@ -62,7 +63,6 @@ int spx_server_run(spx_server *srv);
 void spx_server_stop(spx_server *srv);
 
 /* Internal entry points shared by the daemon's files. */
-unsigned spx_ingest_on_read(spx_zsock *zs, unsigned budget);
 unsigned spx_control_on_read(spx_zsock *zs, unsigned budget);
 void spx_server_schedule(spx_server *srv, spx_pipeline *p);
 void spx_server_schedule_stream(spx_server *srv, spx_stream *s);
