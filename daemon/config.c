@@ -24,6 +24,11 @@ void spx_config_defaults(spx_config *c)
     c->publish_hwm = 10000;
     c->log_level = SPX_LOG_INFO;
     spx_transport_config_defaults(&c->tr);
+    c->durability = SPX_DURABILITY_SNAPSHOT;
+    c->snapshot_interval_s = 60;
+    c->snapshot_journal_bytes = 256u << 20;
+    c->journal_sync = SPX_JOURNAL_SYNC_INTERVAL;
+    c->journal_sync_ms = 200;
 }
 
 typedef struct parse_ctx {
@@ -126,6 +131,23 @@ static int daemon_key(parse_ctx *ctx, const char *name, const char *value)
         if (parse_uint(value, 10000000, &u))
             FAIL("publish_hwm=%s: expected 0..10000000", value);
         c->publish_hwm = (int)u;
+    } else if (!strcmp(name, "durability")) {
+        if (spx_durability_parse(value, &c->durability))
+            FAIL("durability=%s: expected none, snapshot or journal", value);
+    } else if (!strcmp(name, "snapshot_interval")) {
+        if (parse_uint(value, 86400, &u))
+            FAIL("snapshot_interval=%s: expected 0..86400 seconds", value);
+        c->snapshot_interval_s = (unsigned)u;
+    } else if (!strcmp(name, "snapshot_journal_bytes")) {
+        if (parse_size(value, &c->snapshot_journal_bytes) || c->snapshot_journal_bytes < (1u << 20))
+            FAIL("snapshot_journal_bytes=%s: expected a size >= 1M", value);
+    } else if (!strcmp(name, "journal_sync")) {
+        if (spx_journal_sync_parse(value, &c->journal_sync))
+            FAIL("journal_sync=%s: expected always, interval or os", value);
+    } else if (!strcmp(name, "journal_sync_ms")) {
+        if (parse_uint(value, 60000, &u) || u == 0)
+            FAIL("journal_sync_ms=%s: expected 1..60000", value);
+        c->journal_sync_ms = (unsigned)u;
     } else if (!strcmp(name, "log_level")) {
         if (spx_log_level_parse(value, &c->log_level))
             FAIL("log_level=%s: expected error, warn, info or debug", value);
@@ -169,8 +191,15 @@ static int stream_key(parse_ctx *ctx, const char *stream, const char *name, cons
         s->rate = strtod(value, &end);
         if (end == value || *end || !(s->rate >= 0))
             FAIL("rate=%s: expected a non-negative number (Hz)", value);
+    } else if (!strcmp(name, "durability")) {
+        if (spx_durability_parse(value, &s->durability))
+            FAIL("durability=%s: expected none, snapshot or journal", value);
+        s->has_durability = true;
+    } else if (!strcmp(name, "dedupe")) {
+        if (parse_bool(value, &s->dedupe))
+            FAIL("dedupe=%s: expected true or false", value);
     } else {
-        FAIL("unknown key '%s' in [stream %s] (kind, dim, rate)", name, stream);
+        FAIL("unknown key '%s' in [stream %s] (kind, dim, rate, durability, dedupe)", name, stream);
     }
     return 1;
 }

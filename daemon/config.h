@@ -8,8 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "journal.h"
 #include "log.h"
 #include "transport_config.h"
+#include "stream.h"
 
 #define SPX_ENDPOINT_MAX 256
 #define SPX_CONFIG_STREAMS_MAX 64
@@ -26,6 +28,9 @@ typedef struct spx_config_stream {
     char kind[16];
     uint32_t dim;
     double rate;
+    bool has_durability;
+    spx_durability durability;     /* overrides [spectrad] durability */
+    bool dedupe;
     int line;
 } spx_config_stream;
 
@@ -67,6 +72,12 @@ typedef struct spx_config {
     int publish_hwm;               /* ZMQ_SNDHWM on results, per subscriber */
     spx_log_level log_level;
     spx_transport_config tr;       /* transport = zmq | nats and the NATS keys */
+    /* Durable state (docs/reliability.md); only with a state dir. */
+    spx_durability durability;     /* default for streams without their own durability= */
+    unsigned snapshot_interval_s;  /* snapshot changed streams this often; 0 = only save/shutdown */
+    size_t snapshot_journal_bytes; /* also snapshot when a journal grew this much since the last */
+    spx_journal_sync journal_sync;
+    unsigned journal_sync_ms;      /* journal_sync = interval */
     size_t n_streams;
     spx_config_stream streams[SPX_CONFIG_STREAMS_MAX];
     size_t n_pipelines;

@@ -292,6 +292,7 @@ static const spx_control_op g_ops[] = {
     {"drop", spx_op_drop, true},      {"list", spx_op_list, false},
     {"attach", spx_op_attach, true},  {"detach", spx_op_detach, true},
     {"stats", spx_op_stats, false},   {"algos", spx_op_algos, false},
+    {"save", spx_op_save, false},     {"position", spx_op_position, false},
 };
 
 static void handle_request(spx_server *srv, spx_envelope *env, const void *body, size_t len)

@@ -1,5 +1,7 @@
 #include "control_ops.h"
 
+#include "durable.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +142,21 @@ spx_errcode spx_op_create(spx_server *srv, spx_request *req, msgpack_packer *pk,
                  (unsigned long long)dim);
         return SPX_E_BAD_REQUEST;
     }
+    /* Durability and dedupe: the daemon's default unless the request says otherwise. */
+    spx_durability durability = srv->cfg.durability;
+    bool dedupe = false;
+    char dur_text[16];
+    if ((o = spx_map_get(req->root, "durability")) && o->type != MSGPACK_OBJECT_NIL &&
+        (spx_obj_str(o, dur_text, sizeof dur_text) != 0 ||
+         spx_durability_parse(dur_text, &durability) != 0)) {
+        snprintf(err, errlen, "create: \"durability\" must be none, snapshot or journal");
+        return SPX_E_BAD_REQUEST;
+    }
+    if ((o = spx_map_get(req->root, "dedupe")) && o->type != MSGPACK_OBJECT_NIL &&
+        spx_obj_bool(o, &dedupe) != 0) {
+        snprintf(err, errlen, "create: \"dedupe\" must be a bool");
+        return SPX_E_BAD_REQUEST;
+    }
     spx_stream *created;
     code = spx_registry_create(srv->reg, name, kind, (uint32_t)dim, rate, names, n_names, &created,
                                err, errlen);
@@ -148,7 +165,12 @@ spx_errcode spx_op_create(spx_server *srv, spx_request *req, msgpack_packer *pk,
         spx_registry_drop(srv->reg, created, NULL, 0);   /* all or nothing */
     if (code != SPX_OK)
         return code;
-    spx_info("stream=%s: created (%s, dim %llu)", name, kind_text, (unsigned long long)dim);
+    created->durability = durability;
+    created->dedupe = dedupe;
+    spx_durable_stream_created(srv, created);
+    spx_info("stream=%s: created (%s, dim %llu, durability %s%s)", name, kind_text,
+             (unsigned long long)dim, spx_durability_name(created->durability),
+             dedupe ? ", dedupe" : "");
     spx_reply_begin(pk, req, 0);
     return SPX_OK;
 }
@@ -170,6 +192,7 @@ spx_errcode spx_op_drop(spx_server *srv, spx_request *req, msgpack_packer *pk, c
     }
     char name[SPX_NAME_MAX + 1];
     snprintf(name, sizeof name, "%s", s->name);
+    spx_durable_stream_dropped(srv, s);   /* its snapshot and journal go with it */
     spx_registry_drop(srv->reg, s, orphans, SPX_STREAM_PIPELINES_MAX);
     spx_info("stream=%s: dropped", name);
     spx_reply_begin(pk, req, 0);
@@ -292,6 +315,7 @@ spx_errcode spx_op_attach(spx_server *srv, spx_request *req, msgpack_packer *pk,
     if (code != SPX_OK)
         return code;
     spx_info("stream=%s pipeline=%s: %s attached", s->name, name, algo);
+    spx_durable_structure_changed(srv, s);
     spx_reply_begin(pk, req, 0);
     return SPX_OK;
 }
@@ -309,7 +333,47 @@ spx_errcode spx_op_detach(spx_server *srv, spx_request *req, msgpack_packer *pk,
     if (!p->busy)
         spx_control_answer_gets(srv, p, true);
     spx_stream_detach(s, p);   /* a busy pipeline is freed when its job returns */
+    spx_durable_structure_changed(srv, s);
     spx_reply_begin(pk, req, 0);
+    return SPX_OK;
+}
+
+spx_errcode spx_op_save(spx_server *srv, spx_request *req, msgpack_packer *pk, char *err,
+                        size_t errlen)
+{
+    spx_stream *s = NULL;
+    if (spx_map_get(req->root, "stream")) {
+        spx_errcode code = lookup_stream(srv, req, &s, err, errlen);
+        if (code != SPX_OK)
+            return code;
+    }
+    if (!srv->cfg.state_dir[0]) {
+        snprintf(err, errlen, "save: no state dir configured (--state-dir or state_dir=)");
+        return SPX_E_BAD_REQUEST;
+    }
+    if (s && s->durability == SPX_DURABILITY_NONE) {
+        snprintf(err, errlen, "save: stream %s has durability none", s->name);
+        return SPX_E_BAD_REQUEST;
+    }
+    uint64_t covers = 0;
+    size_t started = spx_durable_save(srv, s, &covers);
+    spx_reply_begin(pk, req, s ? 2 : 1);
+    spx_pack_key_uint(pk, "snapshots", started);
+    if (s)
+        spx_pack_key_uint(pk, "messages", covers);
+    return SPX_OK;
+}
+
+spx_errcode spx_op_position(spx_server *srv, spx_request *req, msgpack_packer *pk, char *err,
+                            size_t errlen)
+{
+    spx_stream *s;
+    spx_errcode code = lookup_stream(srv, req, &s, err, errlen);
+    if (code != SPX_OK)
+        return code;
+    spx_reply_begin(pk, req, 9);
+    spx_pack_key_cstr(pk, "stream", s->name);
+    spx_durable_pack_position(srv, s, pk);
     return SPX_OK;
 }
 

@@ -43,6 +43,10 @@ spx_errcode spx_op_attach(spx_server *, spx_request *, msgpack_packer *, char *,
 spx_errcode spx_op_detach(spx_server *, spx_request *, msgpack_packer *, char *, size_t);
 spx_errcode spx_op_stats(spx_server *, spx_request *, msgpack_packer *, char *, size_t);
 spx_errcode spx_op_algos(spx_server *, spx_request *, msgpack_packer *, char *, size_t);
+/* Durable state: `save` starts snapshots (one stream or all); `position` says what of a stream is
+ * accepted, applied and durable, so a producer can resume after a restart. */
+spx_errcode spx_op_save(spx_server *, spx_request *, msgpack_packer *, char *, size_t);
+spx_errcode spx_op_position(spx_server *, spx_request *, msgpack_packer *, char *, size_t);
 /* `get` and `call` park the request: on success they take the envelope (env->n becomes 0) and the
  * reply is sent when the pipeline has applied what was accepted before the request. */
 spx_errcode spx_op_get(spx_server *srv, spx_request *req, spx_envelope *env, char *err,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "durable.h"
 #include "log.h"
 #include "service.h"
 
@@ -58,6 +59,7 @@ static void job_done(uv_work_t *req, int status)
     (void)status;   /* jobs are never cancelled */
     srv->jobs_in_flight--;
     spx_job_finish(job);
+    spx_durable_job_done(srv, job);
     if (job->failed) {
         srv->c.pipeline_errors += job->failed;
         spx_log_limited(SPX_LOG_WARN, "pipeline-update", "stream=%s pipeline=%s: %llu input(s) "
@@ -147,6 +149,7 @@ static void on_tick(uv_timer_t *t)
     for (size_t i = 0; i < n; i++)
         spx_server_schedule_stream(srv, spx_registry_at(srv->reg, i));
     maybe_resume_ingest(srv);
+    spx_durable_tick(srv, spx_now());
     update_status(srv);
     maybe_finish_stop(srv);
 }
@@ -254,6 +257,15 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
         zmq_close(control);
         goto fail;
     }
+    /* State first (snapshots, the config's declarations, then journals), so the first message read
+     * from the socket lands on the state the last run left. */
+    if (spx_durable_restore(srv, err, errlen) != 0 ||
+        spx_server_apply_declarations(srv, &srv->cfg, err, errlen) != 0 ||
+        spx_durable_replay(srv, err, errlen) != 0) {
+        zmq_close(control);
+        return -1;   /* the transport's handles are registered with the loop; the process exits */
+    }
+    srv->ready = true;
     int rc = spx_zsock_start(loop, &srv->control, control, spx_control_on_read, 64, srv);
     if (rc != 0) {
         snprintf(err, errlen, "watching sockets: %s", uv_strerror(rc));
@@ -271,8 +283,6 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     srv->tick.data = srv;
     uv_timer_start(&srv->tick, on_tick, TICK_MS, TICK_MS);
     srv->open_handles += 4;
-    if (spx_server_apply_declarations(srv, &srv->cfg, err, errlen) != 0)
-        return -1;
     const char *lo = "tcp://127.0.0.1:";
     bool loopback = !strncmp(cfg->ingest, lo, strlen(lo)) && !strncmp(cfg->publish, lo, strlen(lo)) &&
                     !strncmp(cfg->control, lo, strlen(lo));
@@ -324,7 +334,17 @@ int spx_server_apply_declarations(spx_server *srv, const spx_config *cfg, char *
         spx_kind kind;
         spx_kind_parse(cs->kind, strlen(cs->kind), &kind);
         spx_stream *existing = spx_registry_find(srv->reg, cs->name);
+        spx_durability durability = cs->has_durability ? cs->durability : cfg->durability;
         if (existing) {
+            if (existing->durability != durability || existing->dedupe != cs->dedupe) {
+                spx_info("stream=%s: durability %s%s (from %s)", cs->name,
+                         spx_durability_name(durability), cs->dedupe ? ", dedupe" : "",
+                         cfg->config_file);
+                existing->durability = durability;
+                existing->dedupe = cs->dedupe;
+                if (srv->ready)
+                    spx_durable_stream_created(srv, existing);
+            }
             /* Only on reload: a running stream is never recreated under its data. */
             if (existing->kind != kind || existing->dim != cs->dim)
                 spx_warn("reload: [stream %s] now says %s dim %u, the running stream is %s dim %u: "
@@ -333,12 +353,17 @@ int spx_server_apply_declarations(spx_server *srv, const spx_config *cfg, char *
             continue;
         }
         char why[256];
-        if (spx_registry_create(srv->reg, cs->name, kind, cs->dim, cs->rate, NULL, 0, NULL, why,
+        spx_stream *created;
+        if (spx_registry_create(srv->reg, cs->name, kind, cs->dim, cs->rate, NULL, 0, &created, why,
                                 sizeof why) != SPX_OK) {
             snprintf(err, errlen, "%s:%d: [stream %s]: %s", cfg->config_file, cs->line, cs->name,
                      why);
             return -1;
         }
+        created->durability = durability;
+        created->dedupe = cs->dedupe;
+        if (srv->ready)   /* at start-up, spx_durable_replay sets every stream up */
+            spx_durable_stream_created(srv, created);
         spx_info("stream=%s: created from the config file (%s, dim %u)", cs->name, cs->kind, cs->dim);
     }
     for (size_t i = 0; i < cfg->n_pipelines; i++) {
@@ -387,6 +412,8 @@ int spx_server_apply_declarations(spx_server *srv, const spx_config *cfg, char *
         }
         spx_info("stream=%s pipeline=%s: %s attached from the config file", s->name, p->name,
                  ops->algo);
+        if (srv->ready)
+            spx_durable_structure_changed(srv, s);
     }
     return 0;
 }
@@ -474,7 +501,7 @@ static bool all_applied(spx_server *srv)
     for (size_t i = 0; i < n; i++) {
         spx_stream *s = spx_registry_at(srv->reg, i);
         for (size_t j = 0; j < s->n_pipelines; j++)
-            if (s->pipelines[j]->q_len || s->pipelines[j]->busy ||
+            if (s->pipelines[j]->q_len || s->pipelines[j]->busy || s->pipelines[j]->snapshot_pending ||
                 (s->pipelines[j]->publish_requested && s->pipelines[j]->work.dirty))
                 return false;
     }
@@ -483,7 +510,8 @@ static bool all_applied(spx_server *srv)
 
 static void maybe_finish_stop(spx_server *srv)
 {
-    if (!srv->stopping || srv->transport_closing || !all_applied(srv))
+    if (!srv->stopping || srv->transport_closing || !all_applied(srv) ||
+        !spx_durable_shutdown_done(srv))
         return;
     spx_info("all accepted input applied; closing");
     spx_control_free_gets(srv);

@@ -26,6 +26,7 @@ typedef struct spx_server_counters {
     uint64_t control_requests, control_errors;
     uint64_t pipeline_errors;
     uint64_t ingest_pauses;        /* times ingest stopped reading because of the backlog */
+    uint64_t ingest_duplicates;    /* dedupe streams: resent messages dropped */
 } spx_server_counters;
 
 typedef struct spx_server {
@@ -49,6 +50,8 @@ typedef struct spx_server {
     spx_pending_get *gets;         /* `get` requests waiting for their pipeline */
     bool ingest_paused;
     bool stopping;
+    bool durable_final;            /* shutdown snapshots requested */
+    bool ready;                    /* start-up (restore, declarations, replay) is done */
     int open_handles;
     int exit_code;
 } spx_server;
@@ -63,6 +66,15 @@ int spx_server_run(spx_server *srv);
 void spx_server_stop(spx_server *srv);
 
 /* Internal entry points shared by the daemon's files. */
+/* Decodes, validates and accepts one ingest message (header frame + payload) however it arrived:
+ * the ingest socket, or a journal replay (replay: not journaled again, the stream is created even
+ * with auto_create off). Takes `owner` (release is called once the payload is no longer needed,
+ * also on refusal). SPX_OK (also for a dropped duplicate), or the refusal's code with why filled
+ * (already counted and logged). */
+spx_errcode spx_ingest_frames(spx_server *srv, const void *head, size_t head_len,
+                              const void *data, size_t data_len, void *owner,
+                              void (*release)(void *owner), double recv_time, bool replay,
+                              char *why, size_t whylen);
 unsigned spx_control_on_read(spx_zsock *zs, unsigned budget);
 void spx_server_schedule(spx_server *srv, spx_pipeline *p);
 void spx_server_schedule_stream(spx_server *srv, spx_stream *s);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "control_ops.h"
+#include "durable.h"
 
 /* Packs {code: count} for the non-zero entries of an errcode-indexed array. */
 static void pack_error_counts(msgpack_packer *pk, const uint64_t *errors)
@@ -29,10 +30,10 @@ static void pack_pipeline_stats(msgpack_packer *pk, const spx_pipeline *p)
     spx_pack_key_double(pk, "update_seconds", p->stats.update_seconds);
 }
 
-static void pack_stream_stats(msgpack_packer *pk, const spx_stream *s)
+static void pack_stream_stats(msgpack_packer *pk, spx_stream *s)
 {
     const spx_stream_counters *c = &s->c;
-    msgpack_pack_map(pk, 13);
+    msgpack_pack_map(pk, 15);
     spx_pack_key_cstr(pk, "kind", spx_kind_name(s->kind));
     spx_pack_key_uint(pk, "dim", s->dim);
     spx_pack_key_uint(pk, "messages", c->messages);
@@ -44,6 +45,10 @@ static void pack_stream_stats(msgpack_packer *pk, const spx_stream *s)
     pack_error_counts(pk, c->errors);
     spx_pack_key_uint(pk, "seq_gaps", c->seq_gaps);
     spx_pack_key_uint(pk, "seq_repeats", c->seq_repeats);
+    spx_pack_key_uint(pk, "duplicates", c->duplicates);
+    spx_pack_cstr(pk, "durable");
+    msgpack_pack_map(pk, 4);
+    spx_durable_pack_stats(s, pk);
     spx_pack_cstr(pk, "last_seq");
     if (s->has_last_seq)
         msgpack_pack_uint64(pk, s->last_seq);
@@ -68,7 +73,7 @@ spx_errcode spx_op_stats(spx_server *srv, spx_request *req, msgpack_packer *pk, 
     spx_reply_begin(pk, req, 8);
     spx_pack_key_double(pk, "uptime_s", spx_now() - srv->started);
     spx_pack_cstr(pk, "ingest");
-    msgpack_pack_map(pk, 7);
+    msgpack_pack_map(pk, 8);
     spx_pack_key_uint(pk, "messages", c->ingest_messages);
     spx_pack_key_uint(pk, "bytes", c->ingest_bytes);
     spx_pack_key_uint(pk, "rows", c->ingest_rows);
@@ -77,6 +82,7 @@ spx_errcode spx_op_stats(spx_server *srv, spx_request *req, msgpack_packer *pk, 
     pack_error_counts(pk, c->ingest_errors);
     spx_pack_key_bool(pk, "paused", srv->ingest_paused);
     spx_pack_key_uint(pk, "pauses", c->ingest_pauses);
+    spx_pack_key_uint(pk, "duplicates", c->ingest_duplicates);
     spx_pack_cstr(pk, "results");
     msgpack_pack_map(pk, 3);
     spx_pack_key_uint(pk, "messages", c->results_messages);

@@ -3,7 +3,7 @@
  * A transport is an input source and a result sink. ZeroMQ (PULL + PUB, transport_zmq.c) is the
  * default; NATS JetStream (transport_nats.c, when built with SPX_HAVE_NATS) is the second. Every
  * transport hands each ingest message (a msgpack header and an optional raw payload) to
- * spx_ingest_deliver(), the one decode/validate/accept path, on the loop thread; it never decodes or
+ * spx_ingest_frames(), the one decode/validate/accept path, on the loop thread; it never decodes or
  * accepts by itself. A Kafka backend would be a third file implementing these ops. */
 #ifndef SPX_TRANSPORT_H
 #define SPX_TRANSPORT_H
@@ -40,15 +40,7 @@ struct spx_transport {
     struct spx_server *srv;
 };
 
-/* The shared accept path (daemon/ingest.c). `head` is the msgpack header frame, `payload` the raw
- * payload frame (NULL when the message had none). `owner`/`release` keep the payload memory alive
- * while the batch needs it (release is called exactly once, also on refusal; may be NULL when the
- * payload needs no release, then it must stay valid until this call returns and is copied).
- * Returns SPX_OK when accepted (the stream through *accepted when not NULL), or the refusal code
- * (counted and logged here). */
-spx_errcode spx_ingest_deliver(struct spx_server *srv, const void *head, size_t head_len,
-                               const void *payload, size_t payload_len, void *owner,
-                               void (*release)(void *owner), struct spx_stream **accepted);
+/* The shared accept path is spx_ingest_frames() (server.h, daemon/ingest.c). */
 /* Counts and logs a message refused before it could be decoded (frame errors found by a
  * transport). */
 void spx_ingest_refuse(struct spx_server *srv, spx_errcode code, const char *why);

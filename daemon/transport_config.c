@@ -14,7 +14,7 @@ void spx_transport_config_defaults(spx_transport_config *t)
     t->nats_replicas = 1;
     t->partitions = 16;
     t->lease_ttl_ms = 5000;
-    t->snapshot_interval_ms = 2000;
+    t->nats_snapshot_interval_ms = 2000;
     char host[64] = "spectrad";
     gethostname(host, sizeof host - 1);
     host[sizeof host - 1] = '\0';
@@ -105,10 +105,10 @@ int spx_transport_config_key(spx_transport_config *t, const char *name, const ch
         if (parse_u64(value, 300, 3600000, &u))
             BAD("lease_ttl_ms=%s: expected 300..3600000", value);
         t->lease_ttl_ms = u;
-    } else if (!strcmp(name, "snapshot_interval_ms")) {
+    } else if (!strcmp(name, "nats_snapshot_interval_ms")) {
         if (parse_u64(value, 0, 86400000, &u))
-            BAD("snapshot_interval_ms=%s: expected 0..86400000", value);
-        t->snapshot_interval_ms = u;
+            BAD("nats_snapshot_interval_ms=%s: expected 0..86400000", value);
+        t->nats_snapshot_interval_ms = u;
     } else if (!strcmp(name, "worker_id")) {
         if (!worker_id_ok(value))
             BAD("worker_id=%s: expected 1-%d characters from [A-Za-z0-9_-]", value,

@@ -26,7 +26,7 @@ typedef struct spx_transport_config {
     unsigned nats_replicas;            /* replicas of the stream and buckets this worker creates */
     unsigned partitions;               /* P: every worker and producer must agree */
     uint64_t lease_ttl_ms;
-    uint64_t snapshot_interval_ms;     /* how often an owned partition's state is saved (0: never) */
+    uint64_t nats_snapshot_interval_ms;    /* how often an owned partition's state is saved (0: never) */
     char worker_id[SPX_WORKER_ID_MAX + 1];
 } spx_transport_config;
 

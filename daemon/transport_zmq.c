@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "durable.h"
 #include "log.h"
 #include "server.h"
 #include "transport.h"
@@ -69,10 +70,20 @@ static void handle_message(spx_server *srv, void *sock, zmq_msg_t *head)
             spx_ingest_refuse(srv, SPX_E_BAD_FRAME, "more than 2 frames");
             return;
         }
+        if (zmq_msg_size(payload) > srv->cfg.max_message_bytes) {
+            char why[160];
+            snprintf(why, sizeof why, "payload of %zu bytes exceeds max_message_bytes %zu",
+                     zmq_msg_size(payload), srv->cfg.max_message_bytes);
+            release_zmq_msg(payload);
+            spx_ingest_refuse(srv, SPX_E_TOO_LARGE, why);
+            return;
+        }
     }
-    spx_ingest_deliver(srv, zmq_msg_data(head), zmq_msg_size(head),
-                       payload ? zmq_msg_data(payload) : NULL, payload ? zmq_msg_size(payload) : 0,
-                       payload, payload ? release_zmq_msg : NULL, NULL);
+    char why[512];
+    spx_ingest_frames(srv, zmq_msg_data(head), zmq_msg_size(head),
+                      payload ? zmq_msg_data(payload) : NULL, payload ? zmq_msg_size(payload) : 0,
+                      payload, payload ? release_zmq_msg : NULL, spx_now(), false, why,
+                      sizeof why);
 }
 
 static unsigned on_read(spx_zsock *zs, unsigned budget)
@@ -103,6 +114,7 @@ static unsigned on_read(spx_zsock *zs, unsigned budget)
         zmq_msg_close(&head);
         handled++;
     }
+    spx_durable_flush(srv);
     return handled;
 }
 

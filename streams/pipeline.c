@@ -1,5 +1,7 @@
 #include "pipeline.h"
 
+#include "pipeline_snapshot.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +105,12 @@ void spx_command_free(spx_command *c)
     free(c);
 }
 
+void spx_pipeline_request_snapshot(spx_pipeline *p, uint64_t at_seq)
+{
+    p->snapshot_pending = true;
+    p->snapshot_at = at_seq;
+}
+
 void spx_pipeline_add_command(spx_pipeline *p, spx_command *c)
 {
     spx_command **link = &p->commands;
@@ -160,8 +168,8 @@ bool spx_pipeline_wants_job(const spx_pipeline *p, double now)
 {
     if (p->busy || p->detached)
         return false;
-    return p->q_len > 0 || p->commands || (p->publish_requested && p->work.dirty) ||
-           interval_due(p, now);
+    return p->q_len > 0 || p->commands || p->snapshot_pending ||
+           (p->publish_requested && p->work.dirty) || interval_due(p, now);
 }
 
 spx_job *spx_pipeline_take_job(spx_pipeline *p, size_t max_inputs, double now)
@@ -170,6 +178,18 @@ spx_job *spx_pipeline_take_job(spx_pipeline *p, size_t max_inputs, double now)
         return NULL;
     spx_job *job = calloc(1, sizeof *job);
     size_t n = p->q_len < max_inputs ? p->q_len : max_inputs;
+    bool snapshot = false;
+    if (p->snapshot_pending) {
+        /* Only inputs the snapshot covers go in; the snapshot is packed once the last one has. */
+        size_t covered = 0;
+        while (covered < p->q_len &&
+               p->queue[(p->q_head + covered) % p->q_cap]->in.seq <= p->snapshot_at)
+            covered++;
+        if (covered <= n) {
+            n = covered;
+            snapshot = true;
+        }
+    }
     if (!job || (n && !(job->inputs = malloc(n * sizeof *job->inputs)))) {
         free(job);
         return NULL;
@@ -181,6 +201,11 @@ spx_job *spx_pipeline_take_job(spx_pipeline *p, size_t max_inputs, double now)
     p->q_len -= n;
     job->n_inputs = n;
     job->p = p;
+    if (snapshot) {
+        job->snapshot = true;
+        job->snapshot_seq = p->snapshot_at;
+        p->snapshot_pending = false;
+    }
     /* A requested publish is served by the job that applies the last queued input. */
     job->force_publish = p->publish_requested && p->q_len == 0;
     if (job->force_publish)
@@ -244,6 +269,10 @@ static int pack_body_at(spx_job *job, uint64_t extra, double t_in)
 /* Worker thread: one named operation, its reply value packed into c->value. */
 static void run_command(spx_pipeline *p, spx_command *c)
 {
+    if (!strcmp(c->name, SPX_STATE_COMMAND)) {
+        c->code = spx_pipeline_pack_state(p, &c->value, &c->value_len, c->err, sizeof c->err);
+        return;
+    }
     if (!p->ops->command) {
         c->code = SPX_E_UNKNOWN_OP;
         snprintf(c->err, sizeof c->err, "%s has no operations beyond its result", p->ops->algo);
@@ -342,6 +371,10 @@ void spx_job_run(spx_job *job)
     }
     if (w->dirty && (job->force_publish || interval_due(p, spx_now())))
         pack_body(job);
+    if (job->snapshot)
+        job->snapshot_rc = spx_pipeline_pack_snapshot(p, &job->snapshot_data, &job->snapshot_len,
+                                                      job->snapshot_err,
+                                                      sizeof job->snapshot_err);
     for (spx_command *c = job->commands; c; c = c->next)
         run_command(p, c);
 }
@@ -377,6 +410,7 @@ void spx_job_free(spx_job *job)
     free(job->bodies);
     free(job->body_lens);
     free(job->inputs);
+    free(job->snapshot_data);
     while (job->commands) {
         spx_command *c = job->commands;
         job->commands = c->next;

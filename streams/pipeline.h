@@ -85,6 +85,8 @@ typedef struct spx_pipeline {
     spx_pipeline_stats stats;
     unsigned char *latest;     /* the newest result body (msgpack), for `get` */
     size_t latest_len;
+    bool snapshot_pending;     /* a snapshot covering stream messages <= snapshot_at is wanted */
+    uint64_t snapshot_at;
 
     spx_pipeline_work work;
 } spx_pipeline;
@@ -119,7 +121,20 @@ typedef struct spx_job {
     size_t *body_lens;
     size_t n_bodies, cap_bodies;
     uint64_t failed;           /* inputs refused by the algorithm */
+    /* A snapshot packed after the inputs (spx_pipeline_request_snapshot): the pipeline's saved map
+     * (streams/pipeline_snapshot.h) covering stream messages <= snapshot_seq, or an error. */
+    bool snapshot;
+    uint64_t snapshot_seq;
+    int snapshot_rc;
+    unsigned char *snapshot_data;
+    size_t snapshot_len;
+    char snapshot_err[256];
 } spx_job;
+
+/* Loop thread: asks for the pipeline's state exactly after stream message `at_seq` (the stream's
+ * newest): the job that applies that input packs a snapshot into job->snapshot_data. Replaces an
+ * earlier request that was not served yet. */
+void spx_pipeline_request_snapshot(spx_pipeline *p, uint64_t at_seq);
 
 /* Appends a command to run after the inputs queued so far (loop thread). */
 void spx_pipeline_add_command(spx_pipeline *p, spx_command *c);

@@ -14,6 +14,7 @@ struct spx_registry {
     size_t *index;             /* slot -> position + 1; 0 = empty */
     size_t index_cap;          /* power of two, >= 2n */
     size_t bytes_held;
+    void (*on_free)(spx_stream *s);
 };
 
 static uint64_t name_hash(const char *s)
@@ -72,8 +73,10 @@ static char **copy_strings(const char *const *v, uint32_t n)
     return out;
 }
 
-static void stream_free(spx_stream *s)
+static void stream_free(spx_registry *r, spx_stream *s)
 {
+    if (r->on_free && s->durable)
+        r->on_free(s);
     for (size_t i = 0; i < s->n_pipelines; i++)
         spx_pipeline_free(s->pipelines[i]);
     free_strings(s->channel_names, s->dim);
@@ -103,7 +106,7 @@ void spx_registry_free(spx_registry *r)
     if (!r)
         return;
     for (size_t i = 0; i < r->n; i++)
-        stream_free(r->streams[i]);
+        stream_free(r, r->streams[i]);
     free(r->streams);
     free(r->index);
     free(r);
@@ -174,7 +177,7 @@ spx_errcode spx_registry_create(spx_registry *r, const char *name, spx_kind kind
         *out = s;
     return SPX_OK;
 oom_stream:
-    stream_free(s);
+    stream_free(r, s);
 oom:
     snprintf(err, errlen, "out of memory");
     return SPX_E_INTERNAL;
@@ -195,7 +198,7 @@ size_t spx_registry_drop(spx_registry *r, spx_stream *s, spx_pipeline **orphans,
             r->n--;
             break;
         }
-    stream_free(s);
+    stream_free(r, s);
     /* Rebuilding in place cannot fail for want of memory: reuse the current capacity. */
     memset(r->index, 0, r->index_cap * sizeof *r->index);
     for (size_t i = 0; i < r->n; i++) {
@@ -207,6 +210,7 @@ size_t spx_registry_drop(spx_registry *r, spx_stream *s, spx_pipeline **orphans,
     return n_orphans;
 }
 
+void spx_registry_on_stream_free(spx_registry *r, void (*hook)(spx_stream *s)) { r->on_free = hook; }
 size_t spx_registry_count(const spx_registry *r) { return r->n; }
 spx_stream *spx_registry_at(spx_registry *r, size_t i) { return i < r->n ? r->streams[i] : NULL; }
 size_t *spx_registry_bytes_held(spx_registry *r) { return &r->bytes_held; }
@@ -325,6 +329,35 @@ int spx_stream_accept(spx_stream *s, const spx_ingest_header *h, spx_batch *b)
         spx_pipeline_enqueue(s->pipelines[i], b);
     spx_batch_unref(b);
     return 0;
+}
+
+const char *spx_durability_name(spx_durability d)
+{
+    switch (d) {
+    case SPX_DURABILITY_SNAPSHOT: return "snapshot";
+    case SPX_DURABILITY_JOURNAL: return "journal";
+    default: return "none";
+    }
+}
+
+int spx_durability_parse(const char *s, spx_durability *out)
+{
+    static const spx_durability all[] = {SPX_DURABILITY_NONE, SPX_DURABILITY_SNAPSHOT,
+                                         SPX_DURABILITY_JOURNAL};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!strcmp(s, spx_durability_name(all[i]))) {
+            *out = all[i];
+            return 0;
+        }
+    return -1;
+}
+
+bool spx_stream_is_duplicate(spx_stream *s, const spx_ingest_header *h)
+{
+    if (!s->dedupe || !h->has_seq || !s->has_last_seq || h->seq > s->last_seq)
+        return false;
+    s->c.duplicates++;
+    return true;
 }
 
 void spx_stream_reject(spx_stream *s, spx_errcode code)

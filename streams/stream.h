@@ -28,7 +28,18 @@ typedef struct spx_stream_counters {
     uint64_t seq_repeats;      /* producer seq did not advance (duplicate or restart) */
     uint64_t time_gaps;        /* series: a chunk started later than the previous one ended */
     uint64_t time_overlaps;    /* series: a chunk started before the previous one ended */
+    uint64_t duplicates;       /* dedupe streams: messages dropped because seq <= last_seq */
 } spx_stream_counters;
+
+/* What survives a restart (docs/reliability.md states each guarantee precisely). */
+typedef enum spx_durability {
+    SPX_DURABILITY_NONE = 0,   /* nothing: a restart starts empty */
+    SPX_DURABILITY_SNAPSHOT,   /* the state as of the last snapshot (interval, `save`, shutdown) */
+    SPX_DURABILITY_JOURNAL     /* + every accepted message, journaled before it is applied */
+} spx_durability;
+
+const char *spx_durability_name(spx_durability d);
+int spx_durability_parse(const char *s, spx_durability *out);
 
 typedef struct spx_stream {
     char name[SPX_NAME_MAX + 1];
@@ -44,6 +55,9 @@ typedef struct spx_stream {
     double next_t0;            /* series: when the next chunk should start */
     spx_pipeline *pipelines[SPX_STREAM_PIPELINES_MAX];
     size_t n_pipelines;
+    spx_durability durability;
+    bool dedupe;               /* drop messages whose producer seq <= last_seq (exactly-once resume) */
+    void *durable;             /* the daemon's per-stream journal/snapshot bookkeeping, or NULL */
 } spx_stream;
 
 typedef struct spx_registry spx_registry;
@@ -61,6 +75,8 @@ spx_errcode spx_registry_create(spx_registry *r, const char *name, spx_kind kind
  * `orphans` (the caller frees each when its job returns). Returns the number of orphans. */
 size_t spx_registry_drop(spx_registry *r, spx_stream *s, spx_pipeline **orphans,
                          size_t max_orphans);
+/* Called for every stream with a non-NULL `durable` just before it is freed (drop or registry free). */
+void spx_registry_on_stream_free(spx_registry *r, void (*hook)(spx_stream *s));
 size_t spx_registry_count(const spx_registry *r);
 /* Iteration in creation order: i from 0 to count-1. */
 spx_stream *spx_registry_at(spx_registry *r, size_t i);
@@ -85,6 +101,9 @@ spx_errcode spx_stream_check(const spx_stream *s, const spx_ingest_header *h, ch
  * every pipeline. Takes ownership of the batch reference. Returns 0 or -ENOMEM (counted, nothing
  * queued anywhere: a message is applied to all pipelines or none). */
 int spx_stream_accept(spx_stream *s, const spx_ingest_header *h, spx_batch *b);
+/* True when a dedupe stream has already accepted this producer seq (the message is then counted as a
+ * duplicate and dropped by the caller). */
+bool spx_stream_is_duplicate(spx_stream *s, const spx_ingest_header *h);
 /* Counts a refused message against the stream. */
 void spx_stream_reject(spx_stream *s, spx_errcode code);
 
