@@ -60,6 +60,7 @@ static void job_done(uv_work_t *req, int status)
     srv->jobs_in_flight--;
     spx_job_finish(job);
     spx_durable_job_done(srv, job);
+    spx_transport_job_done(srv->transport, job);
     if (job->failed) {
         srv->c.pipeline_errors += job->failed;
         spx_log_limited(SPX_LOG_WARN, "pipeline-update", "stream=%s pipeline=%s: %llu input(s) "

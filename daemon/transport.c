@@ -25,3 +25,9 @@ bool spx_transport_owns(spx_transport *t, const char *stream)
 {
     return !t || !t->ops->owns || t->ops->owns(t, stream);
 }
+
+void spx_transport_job_done(spx_transport *t, struct spx_job *job)
+{
+    if (t && t->ops->job_done)
+        t->ops->job_done(t, job);
+}

@@ -15,6 +15,7 @@
 
 struct spx_server;
 struct spx_stream;
+struct spx_job;
 typedef struct spx_transport spx_transport;
 
 typedef struct spx_transport_ops {
@@ -33,6 +34,8 @@ typedef struct spx_transport_ops {
     void (*destroy)(spx_transport *t);
     /* Optional: whether this daemon serves `stream` now (partitioned transports); NULL = all. */
     bool (*owns)(spx_transport *t, const char *stream);
+    /* Optional: a pipeline job came back (it may carry a snapshot part the transport asked for). */
+    void (*job_done)(spx_transport *t, struct spx_job *job);
 } spx_transport_ops;
 
 struct spx_transport {
@@ -53,6 +56,8 @@ spx_transport *spx_transport_open(struct spx_server *srv, void *ingest_sock, voi
                                   char *err, size_t errlen);
 /* Whether streams named `stream` are served here (see ops.owns). */
 bool spx_transport_owns(spx_transport *t, const char *stream);
+/* Forwards a finished job to ops.job_done when the transport has one. */
+void spx_transport_job_done(spx_transport *t, struct spx_job *job);
 
 /* ZeroMQ: takes ownership of the bound PULL and PUB sockets. NULL on failure (sockets closed). */
 spx_transport *spx_transport_zmq_new(struct spx_server *srv, void *ingest_sock, void *pub_sock,

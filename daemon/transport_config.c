@@ -77,6 +77,9 @@ int spx_transport_config_key(spx_transport_config *t, const char *name, const ch
     } else if (!strcmp(name, "nats_creds")) {
         if (set_path(t->nats_creds, sizeof t->nats_creds, value))
             BAD("nats_creds: path too long");
+    } else if (!strcmp(name, "nats_nkey")) {
+        if (set_path(t->nats_nkey, sizeof t->nats_nkey, value) || value[0] != 'U')
+            BAD("nats_nkey: expected a user public key (U...)");
     } else if (!strcmp(name, "nats_nkey_seed")) {
         if (set_path(t->nats_nkey_seed, sizeof t->nats_nkey_seed, value))
             BAD("nats_nkey_seed: path too long");
@@ -135,6 +138,10 @@ int spx_transport_config_validate(const spx_transport_config *t, char *err, size
     }
     if (t->nats_creds[0] && t->nats_nkey_seed[0]) {
         snprintf(err, errlen, "nats_creds and nats_nkey_seed are exclusive: give one");
+        return -1;
+    }
+    if (!t->nats_nkey[0] != !t->nats_nkey_seed[0]) {
+        snprintf(err, errlen, "nats_nkey and nats_nkey_seed go together");
         return -1;
     }
     if (!t->nats_tls_cert[0] != !t->nats_tls_key[0]) {

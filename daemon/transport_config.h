@@ -18,7 +18,8 @@ typedef struct spx_transport_config {
     spx_transport_kind kind;           /* transport = zmq | nats */
     char nats_url[SPX_NATS_URLS_MAX];  /* comma-separated nats:// URLs */
     char nats_creds[PATH_MAX];         /* a .creds file (JWT + nkey seed) */
-    char nats_nkey_seed[PATH_MAX];     /* a file holding an nkey seed (SU...) */
+    char nats_nkey[64];                /* an nkey public key (U...), with nats_nkey_seed */
+    char nats_nkey_seed[PATH_MAX];     /* the file holding its seed (SU...) */
     char nats_tls_ca[PATH_MAX];        /* CA bundle: enables TLS */
     char nats_tls_cert[PATH_MAX];      /* client certificate chain (mutual TLS) */
     char nats_tls_key[PATH_MAX];

@@ -249,6 +249,14 @@ int spectra_push_end(spectra_client *client, const char *stream, spectra_kind ki
 /* The sequence number the next message to stream will carry. */
 uint64_t spectra_next_seq(const spectra_client *client, const char *stream);
 
+/* Another way out for ingest messages (e.g. NATS JetStream, see the CLI's --nats): when set,
+ * spectra_push() hands each encoded message (header, payload, its sequence number) to `send`
+ * instead of the ZeroMQ ingest socket; `send` returns 0 or a SPECTRA_E* code. NULL restores
+ * ZeroMQ. */
+typedef int (*spectra_ingest_sink)(void *ctx, const char *stream, uint64_t seq, const void *hdr,
+                                   size_t hdr_len, const void *payload, size_t payload_len);
+void spectra_set_ingest_sink(spectra_client *client, spectra_ingest_sink send, void *ctx);
+
 /* ---------------------------------------------------------------------------------------------
  * Results */
 
