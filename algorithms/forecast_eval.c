@@ -17,9 +17,10 @@ int spx_forecast_eval_init(spx_forecast_eval *ev, size_t channels, size_t horizo
     ev->horizon = horizon;
     ev->score_from = score_from;
     const size_t hc = horizon * channels;
-    ev->pending = malloc((horizon + 1) * hc * sizeof *ev->pending);
+    /* zeroed, not just allocated: the slots are part of the durable state, saved whole */
+    ev->pending = calloc((horizon + 1) * hc, sizeof *ev->pending);
     ev->pending_tag = calloc(horizon + 1, sizeof *ev->pending_tag);
-    ev->recent = malloc(hc * sizeof *ev->recent);
+    ev->recent = calloc(hc, sizeof *ev->recent);
     ev->sse = calloc(horizon, sizeof *ev->sse);
     ev->sae = calloc(horizon, sizeof *ev->sae);
     if (!ev->pending || !ev->pending_tag || !ev->recent || !ev->sse || !ev->sae) {

@@ -9,64 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forecast_eval.h"
-#include "forecast_orthotrans.h"
-#include "forecast_rls.h"
+#include "forecast_internal.h"
 
 /* RevIN's variance floor (on standardised data a window this flat carries no shape). */
 #define REVIN_EPS 1e-5
 /* Warm-up chunks are capped to about this many doubles of features + targets. */
 #define CHUNK_DOUBLES ((size_t)1 << 20)
 
-struct spx_forecast {
-    spx_forecast_params p;
-    size_t nc, nl, nh;     /* C, L, H */
-    size_t r;              /* transform components (ORTHO), L (RLS_RAW), 0 (baselines) */
-    size_t k;              /* features per channel in the shared map */
-    size_t ku;             /* VAR cross vector length, 0 when off */
-    size_t ring_len;
-    int uses_rls;
-
-    uint64_t t;            /* samples consumed */
-    uint64_t restarts;     /* failed warm-up fits */
-    int fitted, ready;
-    uint64_t origin;
-    uint64_t q_refreshes;
-
-    /* warm-up (freed after the fit) */
-    double *warm;          /* C x warmup, channel-major */
-    double *mu, *sigma;    /* C: standardisation (0 / 1 when off) */
-    double *chan_scale;    /* C: 1 / std of each channel, for pooling windows in OrthoTrans */
-
-    double *ring;          /* C x 2 ring_len: every sample written twice so windows are contiguous */
-
-    spx_forecast_ortho ortho;
-    double *q_old;         /* L x r: the basis before a refresh */
-    double *rot;           /* k x k rotation + 2 k^2 work for a refresh */
-    double *mix;           /* C x C NormLin weights */
-
-    size_t nslots;         /* H + 1 */
-    double *zc;            /* nslots x C x k: features by origin */
-    double *shift, *scl;   /* nslots x C */
-    double *uc;            /* nslots x ku */
-    uint64_t *ztag;        /* origin + 1 cached in each slot, 0 = none */
-
-    spx_forecast_rls rls;  /* shared map: k -> H, batch C */
-    spx_forecast_rls crls; /* VAR cross stage: ku -> C H, batch 1 */
-
-    double *zraw;          /* C x r */
-    double *yt;            /* C x H targets (normalised) */
-    double *yh;            /* C x H predictions (normalised) */
-    double *res;           /* C H */
-    double *zs;            /* C: the current sample, standardised */
-    double *conv;          /* C: f32 -> f64 */
-    double *fc;            /* H x C forecast, input units */
-    double *fz;            /* H x C forecast, standardised units (what the metrics see) */
-
-    spx_forecast_eval eval;
-    double *mse_step, *mae_step;
-    double mse, mae;
-};
 
 /* ---- names ---- */
 
@@ -354,6 +303,7 @@ int spx_forecast_create(spx_forecast **out, const spx_forecast_params *pin, char
         spx_forecast_free(f);
         return rc;
     }
+    spx_forecast_state_dims(f, f->dims);
     *out = f;
     return 0;
 }

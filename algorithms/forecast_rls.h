@@ -33,7 +33,7 @@ typedef struct spx_forecast_rls {
     size_t k, m, max_batch;
     double forget, delta;
     size_t interval;        /* updates between checkpoints (0 = never) */
-    size_t since;           /* updates since the last checkpoint */
+    uint64_t since;         /* updates since the last checkpoint (< interval) */
     double *p;      /* k x k row-major; upper triangle authoritative */
     double *w;      /* k x m row-major */
     double *g;      /* k x b work (row-major k x max_batch) */

@@ -712,3 +712,73 @@ double spx_isvd_orth_error(spx_isvd *s)
         return 0.0;
     return gram_orth_error(s->u, m, cur, s->w->gram);
 }
+
+/* ---- durable state ----------------------------------------------------------------------------- */
+
+void spx_isvd_snapshot_get(const spx_isvd *s, spx_isvd_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rows = s->p.rows;
+    out->capacity = s->q;
+    out->tracked = s->st.cur;
+    out->u = s->u;
+    out->s = s->s;
+    out->energy = s->st.energy;
+    out->discarded = s->st.discarded;
+    out->orth_error = s->orth_error;
+    out->updates = s->updates;
+    out->columns = s->columns;
+    out->since_reorth = s->since_reorth;
+}
+
+static int refuse(const char **why, const char *reason)
+{
+    if (why)
+        *why = reason;
+    return -EINVAL;
+}
+
+/* Largest drift of U^T U from I a saved basis may show: rounding keeps it near 1e-14 (re-
+ * orthonormalised) and far below this even without; anything larger is not a basis we wrote. */
+#define SPX_ISVD_SNAPSHOT_ORTH_TOL 1e-6
+
+int spx_isvd_snapshot_set(spx_isvd *s, const spx_isvd_snapshot *in, const char **why)
+{
+    if (!s || !in)
+        return refuse(why, "no snapshot");
+    size_t m = s->p.rows, q = s->q, cur = in->tracked;
+    if (in->rows != m || in->capacity != q)
+        return refuse(why, "rows or capacity differ from the estimator's");
+    if (cur > q || (cur > 0 && !in->u) || !in->s)
+        return refuse(why, "tracked directions exceed the capacity");
+    if (!(isfinite(in->energy) && in->energy >= 0.0 && isfinite(in->discarded) &&
+          in->discarded >= 0.0))
+        return refuse(why, "energy or discarded energy is negative or not finite");
+    if (!(in->orth_error == -1.0 || (isfinite(in->orth_error) && in->orth_error >= 0.0)))
+        return refuse(why, "orth_error out of range");
+    if (in->columns < in->updates || cur > in->columns)
+        return refuse(why, "counters disagree (columns, updates, tracked)");
+    if (s->p.reorth_every ? in->since_reorth > in->updates : in->since_reorth != 0)
+        return refuse(why, "since_reorth out of range");
+    for (size_t j = 0; j < q; j++) {
+        double v = in->s[j];
+        if (!isfinite(v) || v < 0.0 || (j >= cur && v != 0.0) || (j > 0 && v > in->s[j - 1]))
+            return refuse(why, "singular values not finite, descending and zero past tracked");
+    }
+    for (size_t k = 0; k < m * cur; k++)
+        if (!isfinite(in->u[k]))
+            return refuse(why, "basis not finite");
+    if (cur > 0 && gram_orth_error(in->u, m, cur, s->w->gram) > SPX_ISVD_SNAPSHOT_ORTH_TOL)
+        return refuse(why, "basis not orthonormal");
+    spx_isvd_state_clear(&s->st);
+    memcpy(s->u, in->u, m * cur * sizeof *s->u);
+    memcpy(s->s, in->s, q * sizeof *s->s);
+    s->st.cur = cur;
+    s->st.energy = in->energy;
+    s->st.discarded = in->discarded;
+    s->orth_error = in->orth_error;
+    s->updates = in->updates;
+    s->columns = in->columns;
+    s->since_reorth = in->since_reorth;
+    return 0;
+}

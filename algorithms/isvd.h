@@ -87,6 +87,27 @@ double spx_isvd_orth_error(spx_isvd *s);
 void spx_isvd_reset(spx_isvd *s);
 void spx_isvd_free(spx_isvd *s);
 
+/* Durable state (snapshots): everything later updates and results depend on, as plain values, so
+ * that an estimator made with the same params and given them continues bit for bit. */
+typedef struct spx_isvd_snapshot {
+    size_t rows, capacity;     /* m and q: must be the estimator's */
+    size_t tracked;            /* directions held */
+    const double *u;           /* rows x tracked, column-major: the held directions */
+    const double *s;           /* capacity values, descending, zero past tracked */
+    double energy, discarded;
+    double orth_error;         /* -1 before any re-orthonormalisation */
+    uint64_t updates, columns;
+    uint64_t since_reorth;     /* updates since the last re-orthonormalisation */
+} spx_isvd_snapshot;
+
+/* Describes the state; the arrays point into the estimator (valid until it changes). */
+void spx_isvd_snapshot_get(const spx_isvd *s, spx_isvd_snapshot *out);
+/* Checks a snapshot against the estimator's params and installs it. Returns 0, or -EINVAL (the
+ * estimator unchanged) when a size differs or a value cannot come from an update: non-finite or
+ * negative values, s not descending, U not orthonormal to 1e-6, counters that disagree. *why (may
+ * be NULL) then names the first problem. */
+int spx_isvd_snapshot_set(spx_isvd *s, const spx_isvd_snapshot *in, const char **why);
+
 /* ---- Lower level: states sharing one workspace ------------------------------------------------ */
 
 /* The factors of one incrementally tracked matrix. Storage is the caller's: u (m x q, column-major,

@@ -145,4 +145,50 @@ int spx_svdcluster_block_coefficients(spx_svdcluster *c, uint64_t group, const v
                                       spx_isvd_layout layout, double *coef);
 void spx_svdcluster_free(spx_svdcluster *c);
 
+/* ---- durable state (snapshots) ------------------------------------------------------------------
+ * Everything later blocks, the online partition and re-clustering depend on, as plain values, so
+ * that a clusterer made with the same params and given them continues bit for bit: the open
+ * groups' factors in their slots (slot order decides ties and the stacked screening GEMM), the
+ * LRU order, every group's record, every block's group and the retained blocks. */
+typedef struct spx_svdcluster_slot_state {
+    uint64_t group;               /* the open group in this slot */
+    uint64_t touched;             /* arrival index of the last block that joined it (LRU) */
+    size_t cur;                   /* directions its basis holds (<= capacity) */
+    double energy, discarded;     /* as in spx_isvd_state */
+} spx_svdcluster_slot_state;
+
+typedef struct spx_svdcluster_group_state {
+    uint64_t blocks;              /* blocks it holds (>= 1) */
+    double bound;                 /* its error bound after its last block */
+} spx_svdcluster_group_state;
+
+typedef struct spx_svdcluster_snapshot {
+    size_t rows, capacity;        /* m and q = min(rank + oversample, m): must be the clusterer's */
+    size_t open;                  /* open groups, in slots 0 .. open-1 */
+    size_t groups;                /* groups opened so far (open and closed) */
+    uint64_t blocks;              /* blocks seen */
+    size_t retained;              /* blocks retained: min(blocks, max_blocks) */
+    size_t retained_cols;         /* their columns */
+    const double *u;              /* m x (open q), column-major: slot i in columns [i q, (i+1) q),
+                                   * zero past the slot's cur */
+    const double *s;              /* open x q, each slot descending, zero past its cur */
+    const spx_svdcluster_slot_state *slot;   /* open */
+    const spx_svdcluster_group_state *group; /* groups */
+    const uint64_t *label;        /* blocks: group of every block */
+    const size_t *offset;         /* retained + 1 column offsets into store */
+    const double *store;          /* m x retained_cols, column-major */
+} spx_svdcluster_snapshot;
+
+/* Sizes and the array views (pointing into the clusterer, valid until it changes); slot and group
+ * are left NULL: fill caller arrays of `open` and `groups` records with snapshot_records. */
+void spx_svdcluster_snapshot_get(const spx_svdcluster *c, spx_svdcluster_snapshot *out);
+void spx_svdcluster_snapshot_records(const spx_svdcluster *c, spx_svdcluster_slot_state *slot,
+                                     spx_svdcluster_group_state *group);
+/* Checks a snapshot against the clusterer's params and installs it. Returns 0, -ENOMEM, or
+ * -EINVAL when a size or value cannot come from this clusterer (sizes beyond max_open/max_cols/
+ * max_blocks, non-orthonormal or non-finite factors, labels or group records that disagree, slot
+ * groups repeated...); on failure nothing changes and *why (may be NULL) names the problem. */
+int spx_svdcluster_snapshot_set(spx_svdcluster *c, const spx_svdcluster_snapshot *in,
+                                const char **why);
+
 #endif

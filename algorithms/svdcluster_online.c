@@ -396,3 +396,218 @@ int spx_svdcluster_block_coefficients(spx_svdcluster *c, uint64_t group, const v
                     st->u, (int)c->m, c->a, (int)c->m, 0.0, coef, (int)c->r);
     return 0;
 }
+
+/* ---- durable state ----------------------------------------------------------------------------- */
+
+void spx_svdcluster_snapshot_get(const spx_svdcluster *c, spx_svdcluster_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rows = c->m;
+    out->capacity = c->q;
+    out->open = c->nopen;
+    out->groups = c->ngroups;
+    out->blocks = c->nblocks;
+    out->retained = c->nretained;
+    out->retained_cols = c->store_cols;
+    out->u = c->ubig;
+    out->s = c->sbig;
+    out->label = c->label;
+    out->offset = c->offset;
+    out->store = c->store;
+}
+
+void spx_svdcluster_snapshot_records(const spx_svdcluster *c, spx_svdcluster_slot_state *slot,
+                                     spx_svdcluster_group_state *group)
+{
+    for (size_t i = 0; i < c->nopen; i++)
+        slot[i] = (spx_svdcluster_slot_state){.group = c->slot_group[i],
+                                              .touched = c->slot_touched[i],
+                                              .cur = c->st[i].cur,
+                                              .energy = c->st[i].energy,
+                                              .discarded = c->st[i].discarded};
+    for (size_t g = 0; g < c->ngroups; g++)
+        group[g] = (spx_svdcluster_group_state){.blocks = c->groups[g].blocks,
+                                                .bound = c->groups[g].bound};
+}
+
+static int refuse(const char **why, const char *reason)
+{
+    if (why)
+        *why = reason;
+    return -EINVAL;
+}
+
+static int finite_nonneg(double v) { return isfinite(v) && v >= 0.0; }
+
+/* U^T U of a saved basis may drift from I by rounding only (~1e-14); this is far above that. */
+#define SPX_SVDCLUSTER_SNAPSHOT_ORTH_TOL 1e-6
+
+/* One open slot's factors: finite, s descending and zero past cur, U zero past cur and
+ * orthonormal before. gram: cur x cur scratch. */
+static int slot_valid(const spx_svdcluster *c, const spx_svdcluster_slot_state *sl,
+                      const double *u, const double *s, double *gram)
+{
+    size_t m = c->m, q = c->q, cur = sl->cur;
+    if (cur > q || !finite_nonneg(sl->energy) || !finite_nonneg(sl->discarded))
+        return 0;
+    for (size_t j = 0; j < q; j++)
+        if (!finite_nonneg(s[j]) || (j >= cur && s[j] != 0.0) || (j > 0 && s[j] > s[j - 1]))
+            return 0;
+    for (size_t k = 0; k < m * q; k++)
+        if (!isfinite(u[k]) || (k >= m * cur && u[k] != 0.0))
+            return 0;
+    if (cur == 0)
+        return 1;
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)cur, (int)m, 1.0, u, (int)m, 0.0, gram,
+                (int)cur);
+    for (size_t j = 0; j < cur; j++)
+        for (size_t i = 0; i <= j; i++)
+            if (!(fabs(gram[i + j * cur] - (i == j ? 1.0 : 0.0)) <=
+                  SPX_SVDCLUSTER_SNAPSHOT_ORTH_TOL))
+                return 0;
+    return 1;
+}
+
+/* Everything but the factors: sizes, records, labels and the retained blocks. */
+static int records_valid(const spx_svdcluster *c, const spx_svdcluster_snapshot *in,
+                         const char **why)
+{
+    const spx_svdcluster_params *p = &c->p;
+    if (in->rows != c->m || in->capacity != c->q)
+        return refuse(why, "rows or capacity differ from the clusterer's");
+    if (in->open > p->max_open || in->open > in->groups || in->groups > in->blocks ||
+        (in->blocks > 0 && in->open == 0))
+        return refuse(why, "open groups, groups and blocks do not fit together");
+    uint64_t want_retained = in->blocks < (uint64_t)p->max_blocks ? in->blocks : p->max_blocks;
+    if ((uint64_t)in->retained != want_retained)
+        return refuse(why, "retained blocks disagree with blocks seen and max_blocks");
+    if ((in->open && (!in->u || !in->s || !in->slot)) || (in->groups && !in->group) ||
+        (in->blocks && !in->label) || !in->offset || (in->retained_cols && !in->store))
+        return refuse(why, "missing arrays");
+    uint64_t total = 0;
+    for (size_t g = 0; g < in->groups; g++) {
+        if (in->group[g].blocks == 0 || !finite_nonneg(in->group[g].bound))
+            return refuse(why, "a group record is empty or its bound is not finite");
+        total += in->group[g].blocks;
+    }
+    if (total != in->blocks)
+        return refuse(why, "group sizes do not add up to the blocks seen");
+    for (size_t i = 0; i < in->open; i++) {
+        if (in->slot[i].group >= in->groups || in->slot[i].touched >= in->blocks)
+            return refuse(why, "an open slot names a group or block that does not exist");
+        for (size_t j = 0; j < i; j++)
+            if (in->slot[j].group == in->slot[i].group)
+                return refuse(why, "a group is open in two slots");
+    }
+    if (in->offset[0] != 0 || in->offset[in->retained] != in->retained_cols)
+        return refuse(why, "retained block offsets do not span the retained columns");
+    for (size_t i = 0; i < in->retained; i++) {
+        if (in->offset[i + 1] <= in->offset[i] || in->offset[i + 1] - in->offset[i] > c->nmax)
+            return refuse(why, "a retained block is empty or wider than max_cols");
+    }
+    for (size_t k = 0; k < c->m * in->retained_cols; k++)
+        if (!isfinite(in->store[k]))
+            return refuse(why, "retained blocks not finite");
+    return 0;
+}
+
+/* Labels against group records: every label names a group, as many times as its record says. */
+static int labels_valid(const spx_svdcluster_snapshot *in, const char **why)
+{
+    uint64_t *count = calloc(in->groups ? in->groups : 1, sizeof *count);
+    if (!count)
+        return -ENOMEM;
+    int rc = 0;
+    for (uint64_t b = 0; b < in->blocks && rc == 0; b++) {
+        if (in->label[b] >= in->groups)
+            rc = refuse(why, "a block label names a group that does not exist");
+        else
+            count[in->label[b]]++;
+    }
+    for (size_t g = 0; g < in->groups && rc == 0; g++)
+        if (count[g] != in->group[g].blocks)
+            rc = refuse(why, "block labels disagree with the group records");
+    free(count);
+    return rc;
+}
+
+int spx_svdcluster_snapshot_set(spx_svdcluster *c, const spx_svdcluster_snapshot *in,
+                                const char **why)
+{
+    if (!c || !in)
+        return refuse(why, "no snapshot");
+    int rc = records_valid(c, in, why);
+    if (rc == 0)
+        rc = labels_valid(in, why);
+    if (rc != 0)
+        return rc;
+    size_t m = c->m, q = c->q;
+    double *gram = malloc(q * q * sizeof *gram);
+    if (!gram)
+        return -ENOMEM;
+    for (size_t i = 0; i < in->open && rc == 0; i++)
+        if (!slot_valid(c, &in->slot[i], in->u + i * m * q, in->s + i * q, gram))
+            rc = refuse(why, "an open group's factors are not finite, ordered and orthonormal");
+    free(gram);
+    if (rc != 0)
+        return rc;
+
+    /* New record arrays first, so a failed allocation changes nothing. */
+    size_t caplabel = in->blocks > c->caplabel ? (size_t)in->blocks : c->caplabel;
+    size_t capgroups = in->groups > c->capgroups ? in->groups : c->capgroups;
+    size_t capoffset = in->retained + 2 > c->capoffset ? in->retained + 2 : c->capoffset;
+    uint64_t *label = malloc(caplabel * sizeof *label);
+    group_meta *groups = malloc(capgroups * sizeof *groups);
+    size_t *offset = malloc(capoffset * sizeof *offset);
+    double *store = in->retained_cols ? malloc(in->retained_cols * m * sizeof *store) : NULL;
+    if (!label || !groups || !offset || (in->retained_cols && !store)) {
+        free(label);
+        free(groups);
+        free(offset);
+        free(store);
+        return -ENOMEM;
+    }
+    if (in->blocks)
+        memcpy(label, in->label, (size_t)in->blocks * sizeof *label);
+    for (size_t g = 0; g < in->groups; g++)
+        groups[g] = (group_meta){.blocks = in->group[g].blocks, .bound = in->group[g].bound,
+                                 .slot = -1};
+    memcpy(offset, in->offset, (in->retained + 1) * sizeof *offset);
+    if (store)
+        memcpy(store, in->store, in->retained_cols * m * sizeof *store);
+    free(c->label);
+    free(c->groups);
+    free(c->offset);
+    free(c->store);
+    c->label = label;
+    c->caplabel = caplabel;
+    c->groups = groups;
+    c->capgroups = capgroups;
+    c->offset = offset;
+    c->capoffset = capoffset;
+    c->store = store;
+    c->store_cap = in->retained_cols;
+    c->store_cols = in->retained_cols;
+    c->nretained = in->retained;
+    c->nblocks = in->blocks;
+    c->ngroups = in->groups;
+
+    for (size_t i = 0; i <= c->p.max_open; i++) {
+        spx_isvd_state_clear(&c->st[i]);
+        c->slot_group[i] = 0;
+        c->slot_touched[i] = 0;
+    }
+    for (size_t i = 0; i < in->open; i++) {
+        const spx_svdcluster_slot_state *sl = &in->slot[i];
+        memcpy(slot_u(c, i), in->u + i * m * q, m * q * sizeof *c->ubig);
+        memcpy(slot_s(c, i), in->s + i * q, q * sizeof *c->sbig);
+        c->st[i].cur = sl->cur;
+        c->st[i].energy = sl->energy;
+        c->st[i].discarded = sl->discarded;
+        c->slot_group[i] = sl->group;
+        c->slot_touched[i] = sl->touched;
+        c->groups[sl->group].slot = (int64_t)i;
+    }
+    c->nopen = in->open;
+    return 0;
+}

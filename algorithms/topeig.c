@@ -84,7 +84,6 @@ static int params_valid(const spx_topeig_params *p)
         return p->k == 1 && isfinite(p->eta0) && p->eta0 > 0.0 && isfinite(p->t0) && p->t0 > 0.0 &&
                isfinite(p->decay) && p->decay >= 0.0;
     case SPX_TOPEIG_POWER:
-        return p->k + p->oversample <= p->dim;
     case SPX_TOPEIG_RANDORDER:
         return p->k + p->oversample <= p->dim && isfinite(p->heavy_factor) && p->heavy_factor > 0.0;
     case SPX_TOPEIG_FD:
@@ -169,6 +168,20 @@ int spx_topeig_update_f32(spx_topeig *t, const float *rows, size_t n)
     return 0;
 }
 
+/* Why the ordering alarm was raised; index 0 while it was not (the index is what a saved state
+ * holds). */
+const char *const spx_topeig_order_reasons[SPX_TOPEIG_ORDER_REASONS] = {
+    "",
+    "rows not in random order: consecutive blocks carry more energy along the estimate than the "
+    "rows before them",
+    "rows not in random order: consecutive blocks carry less energy along the estimate than the "
+    "rows before them",
+    "rows not in random order: consecutive blocks carry more energy per row than the rows before "
+    "them",
+    "rows not in random order: consecutive blocks carry less energy per row than the rows before "
+    "them",
+};
+
 /* Judges one channel's finished block; returns +1 / -1 when an alarm is due in that direction. */
 static int order_judge(spx_topeig_order_channel *c, double zmax)
 {
@@ -211,16 +224,7 @@ void spx_topeig_order_block_end(spx_topeig *t)
     o->in_block = 0;
     if (!o->alarm && (e || a)) {
         o->alarm = 1;
-        if (a)
-            o->reason = a > 0 ? "rows not in random order: consecutive blocks carry more energy along "
-                                "the estimate than the rows before them"
-                              : "rows not in random order: consecutive blocks carry less energy along "
-                                "the estimate than the rows before them";
-        else
-            o->reason = e > 0 ? "rows not in random order: consecutive blocks carry more energy per "
-                                "row than the rows before them"
-                              : "rows not in random order: consecutive blocks carry less energy per "
-                                "row than the rows before them";
+        o->reason = spx_topeig_order_reasons[a ? (a > 0 ? 1 : 2) : (e > 0 ? 3 : 4)];
     }
     if (t->rows >= o->next_checkpoint) {
         /* New reference direction: the current estimate. Its channel starts over. */

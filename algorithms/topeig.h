@@ -60,9 +60,9 @@ typedef struct spx_topeig_params {
     size_t oversample;          /* POWER, RANDORDER: extra iterate columns, p = k + oversample (default 2;
                                    >= 1 gives a gap estimate) */
     size_t sketch_rows;         /* FD: l, the sketch size (0 = auto: min(dim, max(2k, 128))) */
-    double heavy_factor;        /* RANDORDER: a row is heavy when ||x||^2 >= F_t^2 / (heavy_factor d log2(2d)),
+    double heavy_factor;        /* POWER, RANDORDER: a row is heavy when ||x||^2 >= F_t^2 / (heavy_factor d log2(2d)),
                                    F_t the running Frobenius norm (default 4) */
-    size_t heavy_max;           /* RANDORDER: heavy rows kept at most (0 = auto) */
+    size_t heavy_max;           /* POWER, RANDORDER: heavy rows kept at most (0 = auto) */
     size_t order_block;         /* rows per ordering check (0 = auto: max(256, 2 dim)) */
     double order_z;             /* ordering alarm threshold in standard errors (default 6) */
 } spx_topeig_params;
@@ -81,7 +81,7 @@ typedef struct spx_topeig_result {
     /* Added by the eigenvector issue. */
     spx_topeig_method method;
     double gap;                 /* estimate of R = s1^2 / s2^2, or 0 when the method cannot tell */
-    uint64_t heavy_rows;        /* heavy rows held verbatim (RANDORDER), else 0 */
+    uint64_t heavy_rows;        /* heavy rows held verbatim (POWER, RANDORDER), else 0 */
     double shrink;              /* FD: total shrinkage / n, a bound on the eigenvalue error; else 0 */
     double change;              /* 1 - ||V_mark V^T||_F^2 / k: mean squared sine of the angles between
                                    the current subspace and the one at the last spx_topeig_mark()
@@ -101,5 +101,54 @@ void spx_topeig_result_get(const spx_topeig *t, spx_topeig_result *out);
 /* Remembers the current estimate; later results report their change against it. */
 void spx_topeig_mark(spx_topeig *t);
 void spx_topeig_free(spx_topeig *t);
+
+/* ---- Durable state (snapshots) ------------------------------------------------------------------
+ * The estimator's state as named values, so that the stream layer can save and restore it (this
+ * layer does no I/O). Everything later updates and results depend on is included; a restored
+ * estimator continues bit for bit like the original.
+ *   save:    spx_topeig_state_scalars() copies the scalars out; spx_topeig_state_arrays() lists
+ *            the arrays (pointers into the estimator; lengths follow from the scalars, e.g. only
+ *            the rows held in a buffer).
+ *   restore: into an estimator freshly created with the same params: take its scalar list (names,
+ *            types), replace the values, spx_topeig_state_set_scalars() (checks each value and
+ *            the relations between them against this instance), then list the arrays (lengths now
+ *            those of the restored state), fill each with exactly n values, and
+ *            spx_topeig_state_check(). After a failed restore the estimator is unusable: free it.
+ * The first scalars (method, dim, k and the method's sizes) identify the configuration: a state
+ * saved under other params is refused. */
+typedef enum spx_topeig_value_type {
+    SPX_TOPEIG_U64 = 0,
+    SPX_TOPEIG_I64 = 1,
+    SPX_TOPEIG_F64 = 2,
+} spx_topeig_value_type;
+
+typedef struct spx_topeig_state_scalar {
+    const char *name;           /* static */
+    spx_topeig_value_type type;
+    union {
+        uint64_t u;
+        int64_t i;
+        double f;
+    } v;
+} spx_topeig_state_scalar;
+
+typedef struct spx_topeig_state_array {
+    const char *name;           /* static */
+    spx_topeig_value_type type; /* SPX_TOPEIG_U64 or SPX_TOPEIG_F64 */
+    void *data;                 /* n values inside the estimator */
+    size_t n;
+} spx_topeig_state_array;
+
+/* Room the callers' lists need (either kind). */
+#define SPX_TOPEIG_STATE_MAX 64
+
+/* Fills out[0..SPX_TOPEIG_STATE_MAX) and returns the count (fixed for a method). */
+size_t spx_topeig_state_scalars(const spx_topeig *t, spx_topeig_state_scalar *out);
+/* Returns 0, or -EINVAL with the reason in err (names, types, ranges, relations). */
+int spx_topeig_state_set_scalars(spx_topeig *t, const spx_topeig_state_scalar *in, size_t n,
+                                 char *err, size_t errlen);
+size_t spx_topeig_state_arrays(spx_topeig *t, spx_topeig_state_array *out);
+/* Checks what the arrays hold (after they are filled). 0, or -EINVAL with err. */
+int spx_topeig_state_check(const spx_topeig *t, char *err, size_t errlen);
 
 #endif

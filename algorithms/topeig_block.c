@@ -147,18 +147,20 @@ static int block_init(spx_topeig *t)
     if (!b->Z || !b->S || !b->T || !b->Y || !b->stage || !b->gxx || !b->gtau || !b->W || !b->pp || !b->ritz || !b->tau ||
         !b->work || !b->V || !b->theta)
         return -ENOMEM;
+    /* Both methods keep heavy rows verbatim (see the file comment). */
+    b->heavy_max = t->p.heavy_max ? t->p.heavy_max : auto_heavy_max(d, t->p.heavy_factor);
+    b->log_term = (double)d * log2(2.0 * (double)d);
+    b->heavy = calloc(b->heavy_max * d, sizeof *b->heavy);
+    b->heavy_norm2 = calloc(b->heavy_max, sizeof *b->heavy_norm2);
+    b->HZ = calloc(b->heavy_max * p, sizeof *b->HZ);
+    if (!b->heavy || !b->heavy_norm2 || !b->HZ)
+        return -ENOMEM;
     if (t->p.method == SPX_TOPEIG_RANDORDER) {
-        b->heavy_max = t->p.heavy_max ? t->p.heavy_max : auto_heavy_max(d, t->p.heavy_factor);
-        b->log_term = (double)d * log2(2.0 * (double)d);
         b->avg_cur = calloc(d * k, sizeof *b->avg_cur);
         b->avg_prev = calloc(d * k, sizeof *b->avg_prev);
         b->th_cur = calloc(k + 1, sizeof *b->th_cur);
         b->th_prev = calloc(k + 1, sizeof *b->th_prev);
-        b->heavy = calloc(b->heavy_max * d, sizeof *b->heavy);
-        b->heavy_norm2 = calloc(b->heavy_max, sizeof *b->heavy_norm2);
-        b->HZ = calloc(b->heavy_max * p, sizeof *b->HZ);
-        if (!b->avg_cur || !b->avg_prev || !b->th_cur || !b->th_prev || !b->heavy ||
-            !b->heavy_norm2 || !b->HZ)
+        if (!b->avg_cur || !b->avg_prev || !b->th_cur || !b->th_prev)
             return -ENOMEM;
     }
     for (size_t j = 0; j < p; j++)
@@ -263,21 +265,17 @@ static void block_end(spx_topeig *t)
     spx_topeig_block *b = &t->blk;
     const size_t d = t->d, p = b->p, k = t->k;
     const int randorder = t->p.method == SPX_TOPEIG_RANDORDER;
-    if (randorder)
-        heavy_demote(t);
+    heavy_demote(t);
 
     /* Per-row operator estimate applied to Z: S and T scaled, plus the heavy part. */
     double rows = (double)t->rows;
-    double s_light;
-    if (randorder)
-        s_light = b->block_light ? (rows - (double)b->n_heavy) / ((double)b->block_light * rows) : 0.0;
-    else
-        s_light = 1.0 / (double)b->block_light;
+    double s_light =
+        b->block_light ? (rows - (double)b->n_heavy) / ((double)b->block_light * rows) : 0.0;
     for (size_t i = 0; i < d * p; i++)
         b->S[i] *= s_light;
     for (size_t i = 0; i < p * p; i++)
         b->T[i] *= s_light;
-    if (randorder && b->n_heavy) {
+    if (b->n_heavy) {
         const int h = (int)b->n_heavy, dd = (int)d, pp = (int)p;
         cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, h, pp, dd, 1.0, b->heavy, dd, b->Z, dd,
                     0.0, b->HZ, h);
@@ -355,13 +353,12 @@ static void rows_arrived(spx_topeig *t, const double *x, size_t m, size_t at)
 {
     spx_topeig_block *b = &t->blk;
     const size_t d = t->d;
-    const int randorder = t->p.method == SPX_TOPEIG_RANDORDER;
     for (size_t r = 0; r < m; r++) {
         double xx;
         double along = spx_topeig_dot_norm_f64(x + r * d, t->order.ref, d, &xx);
         spx_topeig_row_seen(t, xx, along);
         b->gxx[at + r] = xx;
-        b->gtau[at + r] = randorder ? heavy_threshold(t) : INFINITY;
+        b->gtau[at + r] = heavy_threshold(t);
     }
 }
 
@@ -402,9 +399,34 @@ static void small_row(spx_topeig *t, const double *x)
     double y[4], xr, xx;
     spx_topeig_project_small_ex(x, b->Z, t->order.ref, d, p, y, &xr, &xx);
     spx_topeig_row_seen(t, xx, xr);
-    if (!(t->p.method == SPX_TOPEIG_RANDORDER && xx > 0.0 && xx >= heavy_threshold(t) &&
-          heavy_insert(t, x, xx))) {
+    if (!(xx > 0.0 && xx >= heavy_threshold(t) && heavy_insert(t, x, xx))) {
         spx_topeig_rank_update_small(b->S, x, y, d, p);
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = 0; j < p; j++)
+                b->T[i + j * p] += y[i] * y[j];
+        b->block_light++;
+    }
+    if (++b->block_rows == b->block_target)
+        block_end(t);
+}
+
+/* small_row for an f32 row, read as it is; widened (into the unused staging buffer) only when it
+ * is heavy and must be stored. */
+static void small_row_f32(spx_topeig *t, const float *x)
+{
+    spx_topeig_block *b = &t->blk;
+    const size_t d = t->d, p = b->p;
+    double y[4], xr, xx;
+    spx_topeig_project_small_ex_f32(x, b->Z, t->order.ref, d, p, y, &xr, &xx);
+    spx_topeig_row_seen(t, xx, xr);
+    int held = 0;
+    if (xx > 0.0 && xx >= heavy_threshold(t)) {
+        for (size_t i = 0; i < d; i++)
+            b->stage[i] = x[i];
+        held = heavy_insert(t, b->stage, xx);
+    }
+    if (!held) {
+        spx_topeig_rank_update_small_f32(b->S, x, y, d, p);
         for (size_t i = 0; i < p; i++)
             for (size_t j = 0; j < p; j++)
                 b->T[i + j * p] += y[i] * y[j];
@@ -450,13 +472,8 @@ static void block_update_f32(spx_topeig *t, const float *rows, size_t n)
     spx_topeig_block *b = &t->blk;
     const size_t d = t->d;
     if (b->p <= 4) {
-        /* Widened into the staging buffer's first row; as the f64 path from there. */
-        for (size_t r = 0; r < n; r++) {
-            const float *x = rows + r * d;
-            for (size_t i = 0; i < d; i++)
-                b->stage[i] = x[i];
-            small_row(t, b->stage);
-        }
+        for (size_t r = 0; r < n; r++)
+            small_row_f32(t, rows + r * d);
         return;
     }
     while (n > 0) {
@@ -521,7 +538,7 @@ static void block_result(const spx_topeig *t, spx_topeig_result *out)
         for (size_t i = 0; i < k; i++)
             t->eig[i] = b->blocks ? b->theta[i] : 0.0;
         out->gap = b->blocks ? b->last_gap : 0.0;
-        out->heavy_rows = t->p.method == SPX_TOPEIG_RANDORDER ? b->n_heavy : 0;
+        out->heavy_rows = b->n_heavy;
     }
 }
 

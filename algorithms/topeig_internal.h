@@ -23,15 +23,32 @@ double spx_topeig_dot2_norm_f64(const double *x, const double *w, const double *
                                 double *xr, double *xx);
 double spx_topeig_dot2_norm_f32(const float *x, const double *w, const double *r, size_t d,
                                 double *xr, double *xx);
+/* w += c xp, then as spx_topeig_dot(2)_norm_* on x with the updated w, in one pass over w. */
+double spx_topeig_axpy_dot_norm_f64(double *w, double c, const double *xp, const double *x,
+                                    size_t d, double *xx);
+double spx_topeig_axpy_dot_norm_f32(double *w, double c, const float *xp, const float *x, size_t d,
+                                    double *xx);
+double spx_topeig_axpy_dot2_norm_f64(double *w, double c, const double *xp, const double *x,
+                                     const double *r, size_t d, double *xr, double *xx);
+double spx_topeig_axpy_dot2_norm_f32(double *w, double c, const float *xp, const float *x,
+                                     const double *r, size_t d, double *xr, double *xx);
 /* For p <= 4 columns (column-major d x p): y = Z^T x, and S += x y^T. */
 void spx_topeig_project_small(const double *x, const double *Z, size_t d, size_t p, double *y);
 void spx_topeig_rank_update_small(double *S, const double *x, const double *y, size_t d, size_t p);
 /* y = Z^T x, *xr = <x, r>, *xx = ||x||^2 in one read of x (p <= 4). */
 void spx_topeig_project_small_ex(const double *x, const double *Z, const double *r, size_t d,
                                  size_t p, double *y, double *xr, double *xx);
+void spx_topeig_project_small_ex_f32(const float *x, const double *Z, const double *r, size_t d,
+                                     size_t p, double *y, double *xr, double *xx);
+void spx_topeig_rank_update_small_f32(double *S, const float *x, const double *y, size_t d,
+                                      size_t p);
 /* w += c x */
 void spx_topeig_axpy_f64(double *w, double c, const double *x, size_t d);
 void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d);
+
+/* Oja: renormalise the lazily normalised iterate this often: it bounds the drift of the norm
+ * carried by the update formula (one rounding per row) and keeps w far from overflow. */
+#define SPX_TOPEIG_OJA_RENORM_EVERY 256
 
 /* Oja / AdaOja state (k = 1). The iterate is kept unnormalised, v = w / ||w||: the new norm follows
  * from the two dot products already computed for the row, so a row costs one fused dot+norm pass
@@ -155,6 +172,10 @@ typedef struct spx_topeig_method_ops {
 extern const spx_topeig_method_ops spx_topeig_oja_ops;
 extern const spx_topeig_method_ops spx_topeig_power_ops;
 extern const spx_topeig_method_ops spx_topeig_fd_ops;
+
+/* Why the ordering alarm was raised, [0] = "" (not raised) (topeig.c). */
+#define SPX_TOPEIG_ORDER_REASONS 5
+extern const char *const spx_topeig_order_reasons[SPX_TOPEIG_ORDER_REASONS];
 
 /* Ends an ordering-check block (topeig.c). */
 void spx_topeig_order_block_end(spx_topeig *t);

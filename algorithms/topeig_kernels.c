@@ -128,6 +128,83 @@ CLONES void spx_topeig_axpy_f64(double *w, double c, const double *x, size_t d) 
 
 CLONES void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d) { AXPY_BODY(LOAD_F) }
 
+/* Oja: the previous row's update w += c xp fused with the next row's first read (<x, w>, ||x||^2,
+ * optionally <x, r>): one pass over w per row instead of two. Element for element and sum for sum
+ * the same arithmetic as spx_topeig_axpy_* followed by spx_topeig_dot(2)_norm_*, so results are
+ * bit-identical to the two passes. */
+#define AXPY_DOT_BODY(LOAD, WITH_R)                                                              \
+    v4d cv = {c, c, c, c};                                                                       \
+    v4d s0 = {0, 0, 0, 0}, s1 = s0, t0 = s0, t1 = s0, q0 = s0, q1 = s0;                          \
+    const size_t ahead = d < 512 ? 512 : d;                                                      \
+    size_t i = 0;                                                                                \
+    for (; i + 8 <= d; i += 8) {                                                                 \
+        v4d p0, p1, w0, w1, a0, a1;                                                              \
+        __builtin_prefetch(x + ahead + i);                                                       \
+        LOAD(p0, xp + i);                                                                        \
+        LOAD(p1, xp + i + 4);                                                                    \
+        LOAD_D(w0, w + i);                                                                       \
+        LOAD_D(w1, w + i + 4);                                                                   \
+        w0 += cv * p0;                                                                           \
+        w1 += cv * p1;                                                                           \
+        STORE_D(w + i, w0);                                                                      \
+        STORE_D(w + i + 4, w1);                                                                  \
+        LOAD(a0, x + i);                                                                         \
+        LOAD(a1, x + i + 4);                                                                     \
+        s0 += a0 * w0;                                                                           \
+        s1 += a1 * w1;                                                                           \
+        if (WITH_R) {                                                                            \
+            v4d r0, r1;                                                                          \
+            LOAD_D(r0, r + i);                                                                   \
+            LOAD_D(r1, r + i + 4);                                                               \
+            t0 += a0 * r0;                                                                       \
+            t1 += a1 * r1;                                                                       \
+        }                                                                                        \
+        q0 += a0 * a0;                                                                           \
+        q1 += a1 * a1;                                                                           \
+    }                                                                                            \
+    for (size_t j = i; j < d; j++)                                                               \
+        w[j] += c * (double)xp[j];                                                               \
+    double s = HSUM(s0, s1), u = HSUM(t0, t1), q = HSUM(q0, q1);                                 \
+    for (; i < d; i++) {                                                                         \
+        double xi = x[i];                                                                        \
+        s += xi * w[i];                                                                          \
+        if (WITH_R)                                                                              \
+            u += xi * r[i];                                                                      \
+        q += xi * xi;                                                                            \
+    }                                                                                            \
+    if (WITH_R)                                                                                  \
+        *xr = u;                                                                                 \
+    *xx = q;                                                                                     \
+    return s;
+
+CLONES double spx_topeig_axpy_dot_norm_f64(double *w, double c, const double *xp, const double *x,
+                                           size_t d, double *xx)
+{
+    const double *r = NULL;
+    double *xr = NULL;
+    AXPY_DOT_BODY(LOAD_D, 0)
+}
+
+CLONES double spx_topeig_axpy_dot_norm_f32(double *w, double c, const float *xp, const float *x,
+                                           size_t d, double *xx)
+{
+    const double *r = NULL;
+    double *xr = NULL;
+    AXPY_DOT_BODY(LOAD_F, 0)
+}
+
+CLONES double spx_topeig_axpy_dot2_norm_f64(double *w, double c, const double *xp, const double *x,
+                                            const double *r, size_t d, double *xr, double *xx)
+{
+    AXPY_DOT_BODY(LOAD_D, 1)
+}
+
+CLONES double spx_topeig_axpy_dot2_norm_f32(double *w, double c, const float *xp, const float *x,
+                                            const double *r, size_t d, double *xr, double *xx)
+{
+    AXPY_DOT_BODY(LOAD_F, 1)
+}
+
 /* Block methods with few columns (p <= 4, the default p = 3): per row, y = Z^T x in one read of x
  * and S += x y^T in a second, the p columns of Z and S staying in cache. A GEMM with 3 columns
  * runs far below the machine's peak, so this is ~4x faster than the two skinny GEMMs per group.
@@ -155,14 +232,14 @@ CLONES void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d) {
     _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                     \
         y[j] = ((acc[j][0] + acc[j][2]) + (acc[j][1] + acc[j][3])) + tail[j];
 
-#define RANK_BODY(P)                                                                             \
+#define RANK_BODY(P, LOAD)                                                                       \
     v4d yv[P];                                                                                   \
     _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                     \
         yv[j] = (v4d){y[j], y[j], y[j], y[j]};                                                   \
     size_t i = 0;                                                                                \
     for (; i + 4 <= d; i += 4) {                                                                 \
         v4d a, s;                                                                                \
-        LOAD_D(a, x + i);                                                                        \
+        LOAD(a, x + i);                                                                          \
         _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++) {                               \
             LOAD_D(s, S + j * d + i);                                                            \
             s += yv[j] * a;                                                                      \
@@ -171,7 +248,7 @@ CLONES void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d) {
     }                                                                                            \
     for (; i < d; i++)                                                                           \
         _Pragma("GCC unroll 4") for (size_t j = 0; j < (P); j++)                                 \
-            S[j * d + i] += y[j] * x[i];
+            S[j * d + i] += y[j] * (double)x[i];
 
 /* PROJ_BODY plus <x, r> and ||x||^2 in the same read of x (a row's first touch). */
 #define PROJ_EX_BODY(P, LOAD, XT)                                                                \
@@ -219,7 +296,16 @@ CLONES void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d) {
     }                                                                                            \
     CLONES static void rank_##P(double *S, const double *x, const double *y, size_t d)           \
     {                                                                                            \
-        RANK_BODY(P)                                                                             \
+        RANK_BODY(P, LOAD_D)                                                                     \
+    }                                                                                            \
+    CLONES static void projx_f32_##P(const float *x, const double *Z, const double *r, size_t d, \
+                                     double *y, double *xr, double *xx)                          \
+    {                                                                                            \
+        PROJ_EX_BODY(P, LOAD_F, double)                                                          \
+    }                                                                                            \
+    CLONES static void rank_f32_##P(double *S, const float *x, const double *y, size_t d)        \
+    {                                                                                            \
+        RANK_BODY(P, LOAD_F)                                                                     \
     }
 
 DEFINE_PROJ_RANK(1)
@@ -255,5 +341,28 @@ void spx_topeig_rank_update_small(double *S, const double *x, const double *y, s
     case 2: rank_2(S, x, y, d); break;
     case 3: rank_3(S, x, y, d); break;
     default: rank_4(S, x, y, d); break;
+    }
+}
+
+/* f32 rows read as they are (widened in registers): the same sums as widening the row first. */
+void spx_topeig_project_small_ex_f32(const float *x, const double *Z, const double *r, size_t d,
+                                     size_t p, double *y, double *xr, double *xx)
+{
+    switch (p) {
+    case 1: projx_f32_1(x, Z, r, d, y, xr, xx); break;
+    case 2: projx_f32_2(x, Z, r, d, y, xr, xx); break;
+    case 3: projx_f32_3(x, Z, r, d, y, xr, xx); break;
+    default: projx_f32_4(x, Z, r, d, y, xr, xx); break;
+    }
+}
+
+void spx_topeig_rank_update_small_f32(double *S, const float *x, const double *y, size_t d,
+                                      size_t p)
+{
+    switch (p) {
+    case 1: rank_f32_1(S, x, y, d); break;
+    case 2: rank_f32_2(S, x, y, d); break;
+    case 3: rank_f32_3(S, x, y, d); break;
+    default: rank_f32_4(S, x, y, d); break;
     }
 }

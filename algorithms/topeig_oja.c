@@ -8,10 +8,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* Renormalise the lazily normalised iterate this often: it bounds the drift of the norm carried by
- * the update formula (one rounding per row) and keeps w far from overflow. */
-enum { OJA_RENORM_EVERY = 256 };
-
 static int oja_init(spx_topeig *t)
 {
     spx_topeig_oja *o = &t->oja;
@@ -75,42 +71,53 @@ static inline double oja_coefficient(spx_topeig *t, double wx, double xx, double
     return eta * wx;
 }
 
-static inline void oja_after_row(spx_topeig *t)
+/* Counts the row; whether w must be renormalised after its update. */
+static inline int oja_renorm_due(spx_topeig *t)
 {
-    if (++t->oja.since_renorm >= OJA_RENORM_EVERY || !(t->oja.w_norm2 < 1e200))
-        oja_renormalise(t);
+    return ++t->oja.since_renorm >= SPX_TOPEIG_OJA_RENORM_EVERY || !(t->oja.w_norm2 < 1e200);
 }
+
+/* Rows are applied with the update of each row deferred into the next row's first read (the fused
+ * axpy-dot kernels): the pending update is flushed on its own before a renormalisation and at the
+ * end of the call, so the arithmetic, and with it the result, is that of one dot and one axpy per
+ * row whatever the batching. */
+#define OJA_UPDATE_BODY(T, SFX)                                                                  \
+    const size_t d = t->d;                                                                       \
+    double *w = t->oja.w;                                                                        \
+    const T *xp = NULL; /* the row whose update w += cp xp is pending */                         \
+    double cp = 0.0;                                                                             \
+    for (size_t r = 0; r < n; r++) {                                                             \
+        const T *x = rows + r * d;                                                               \
+        double xx, xr = NAN; /* the ordering check samples every 4th row along r */              \
+        double wx;                                                                               \
+        const int along = (t->rows & 3) == 0;                                                    \
+        if (xp)                                                                                  \
+            wx = along ? spx_topeig_axpy_dot2_norm_##SFX(w, cp, xp, x, t->order.ref, d, &xr, &xx) \
+                       : spx_topeig_axpy_dot_norm_##SFX(w, cp, xp, x, d, &xx);                   \
+        else                                                                                     \
+            wx = along ? spx_topeig_dot2_norm_##SFX(x, w, t->order.ref, d, &xr, &xx)             \
+                       : spx_topeig_dot_norm_##SFX(x, w, d, &xx);                                \
+        double c = oja_coefficient(t, wx, xx, xr);                                               \
+        xp = c != 0.0 ? x : NULL;                                                                \
+        cp = c;                                                                                  \
+        if (oja_renorm_due(t)) {                                                                 \
+            if (xp)                                                                              \
+                spx_topeig_axpy_##SFX(w, cp, xp, d);                                             \
+            xp = NULL;                                                                           \
+            oja_renormalise(t);                                                                  \
+        }                                                                                        \
+    }                                                                                            \
+    if (xp)                                                                                      \
+        spx_topeig_axpy_##SFX(w, cp, xp, d);
 
 static void oja_update_f64(spx_topeig *t, const double *rows, size_t n)
 {
-    const size_t d = t->d;
-    double *w = t->oja.w;
-    for (size_t r = 0; r < n; r++) {
-        const double *x = rows + r * d;
-        double xx, xr = NAN; /* the ordering check samples every 4th row along r */
-        double wx = (t->rows & 3) == 0 ? spx_topeig_dot2_norm_f64(x, w, t->order.ref, d, &xr, &xx)
-                                       : spx_topeig_dot_norm_f64(x, w, d, &xx);
-        double c = oja_coefficient(t, wx, xx, xr);
-        if (c != 0.0)
-            spx_topeig_axpy_f64(w, c, x, d);
-        oja_after_row(t);
-    }
+    OJA_UPDATE_BODY(double, f64)
 }
 
 static void oja_update_f32(spx_topeig *t, const float *rows, size_t n)
 {
-    const size_t d = t->d;
-    double *w = t->oja.w;
-    for (size_t r = 0; r < n; r++) {
-        const float *x = rows + r * d;
-        double xx, xr = NAN; /* the ordering check samples every 4th row along r */
-        double wx = (t->rows & 3) == 0 ? spx_topeig_dot2_norm_f32(x, w, t->order.ref, d, &xr, &xx)
-                                       : spx_topeig_dot_norm_f32(x, w, d, &xx);
-        double c = oja_coefficient(t, wx, xx, xr);
-        if (c != 0.0)
-            spx_topeig_axpy_f32(w, c, x, d);
-        oja_after_row(t);
-    }
+    OJA_UPDATE_BODY(float, f32)
 }
 
 static void oja_result(const spx_topeig *t, spx_topeig_result *out)

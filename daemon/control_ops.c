@@ -371,7 +371,7 @@ spx_errcode spx_op_position(spx_server *srv, spx_request *req, msgpack_packer *p
     spx_errcode code = lookup_stream(srv, req, &s, err, errlen);
     if (code != SPX_OK)
         return code;
-    spx_reply_begin(pk, req, 9);
+    spx_reply_begin(pk, req, 10);
     spx_pack_key_cstr(pk, "stream", s->name);
     spx_durable_pack_position(srv, s, pk);
     return SPX_OK;

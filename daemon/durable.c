@@ -37,6 +37,9 @@ typedef struct stream_durable {
     size_t *part_lens;
     size_t n_parts, received;
     bool again;                /* another snapshot was asked for while one was under way */
+    /* Structure (the stream, its pipelines and their parameters) changes are durable once a
+     * snapshot begun after them is written. */
+    uint64_t structure_gen, snap_gen, written_gen;
     bool writing;
     bool remove_files;         /* dropped: delete the directory once the write is back */
     /* the newest snapshot on disk */
@@ -136,6 +139,7 @@ typedef struct write_req {
     unsigned char *image;
     size_t len;
     uint64_t covers;
+    uint64_t gen;
     int rc;
     char err[256];
 } write_req;
@@ -205,6 +209,7 @@ static void write_done(uv_work_t *req, int status)
         d->written_covers = w->covers;
         d->written_has_seq = d->covers_has_seq;
         d->written_seq = d->covers_seq;
+        d->written_gen = w->gen;
         d->snapshots++;
         spx_debug("stream=%s: snapshot written (covers message %" PRIu64 ", %zu bytes)",
                   d->stream ? d->stream->name : "?", w->covers, w->len);
@@ -242,6 +247,7 @@ static void finish_snapshot(stream_durable *d)
     }
     w->d = d;
     w->covers = covers;
+    w->gen = d->snap_gen;
     d->writing = true;
     d->last_snapshot = spx_now();
     d->journal_bytes_at_snapshot = d->journal ? spx_journal_bytes(d->journal) : 0;
@@ -282,6 +288,9 @@ static void begin_snapshot(stream_durable *d)
         return;
     }
     d->active = true;
+    d->snap_gen = d->structure_gen;
+    spx_debug("stream=%s: snapshot at message %" PRIu64 " requested (%zu pipelines)", s->name,
+              d->covers, d->n_parts);
     if (d->journal) {
         /* Records after `covers` start a new segment, so the old ones can go once this is written. */
         char err[256];
@@ -367,8 +376,10 @@ void spx_durable_stream_created(spx_server *srv, spx_stream *s)
     if (!enabled(srv))
         return;
     apply_durability(srv, s);
-    if (s->durable)
+    if (s->durable) {
+        ((stream_durable *)s->durable)->structure_gen++;
         begin_snapshot(s->durable);   /* the stream itself survives a restart from now on */
+    }
 }
 
 void spx_durable_structure_changed(spx_server *srv, spx_stream *s)
@@ -376,6 +387,7 @@ void spx_durable_structure_changed(spx_server *srv, spx_stream *s)
     stream_durable *d = s->durable;
     if (!enabled(srv) || !d)
         return;
+    d->structure_gen++;
     abort_snapshot(d, "pipelines changed while it was taken (a new one follows)");
     begin_snapshot(d);
 }
@@ -750,6 +762,8 @@ void spx_durable_pack_position(spx_server *srv, spx_stream *s, msgpack_packer *p
                  journal ? s->last_seq : written ? d->written_seq : 0);
     pack_opt_u64(pk, "snapshot_messages", written, written ? d->written_covers : 0);
     pack_opt_u64(pk, "snapshot_seq", written && d->written_has_seq, written ? d->written_seq : 0);
+    /* False from a create/attach/detach until the snapshot recording it is on disk. */
+    spx_pack_key_bool(pk, "structure_durable", written && d->written_gen == d->structure_gen);
 }
 
 void spx_durable_pack_stats(spx_stream *s, msgpack_packer *pk)

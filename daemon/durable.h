@@ -54,7 +54,7 @@ size_t spx_durable_save(spx_server *srv, spx_stream *s, uint64_t *covers);
  * snapshot has been written (the loop may close). */
 bool spx_durable_shutdown_done(spx_server *srv);
 
-/* The `position` op's fields for s: packs 8 key/value pairs. */
+/* The `position` op's fields for s: packs 9 key/value pairs. */
 void spx_durable_pack_position(spx_server *srv, spx_stream *s, msgpack_packer *pk);
 /* stats: per-stream {"durability", "snapshots", "snapshot_failures", "journal_bytes"}: 4 pairs. */
 void spx_durable_pack_stats(spx_stream *s, msgpack_packer *pk);

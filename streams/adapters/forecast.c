@@ -20,7 +20,9 @@
 #include <string.h>
 
 #include "forecast.h"
+#include "forecast_state.h"
 #include "pipeline_kind.h"
+#include "state_codec.h"
 
 /* A state whose buffers would exceed this is refused at create (a clear bad_param instead of an
  * allocation the OOM killer collects later): H = 720, C = 7 needs ~35 MB, mostly the metrics'
@@ -361,6 +363,100 @@ static spx_errcode forecast_command(void *state, const char *name, const msgpack
     return SPX_OK;
 }
 
+/* ---- durable state ---- */
+
+/* The adapter's own counters, beside the forecaster's fields (forecast_state.h). */
+#define ADAPTER_STATE_KEYS 5
+
+static int forecast_save(void *state, msgpack_packer *pk, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    forecast_adapter *a = state;
+    spx_forecast_field fields[SPX_FORECAST_STATE_MAX_FIELDS];
+    const size_t n = spx_forecast_state_fields(a->f, spx_forecast_state_fitted(a->f), fields);
+    msgpack_pack_map(pk, (uint32_t)(n + ADAPTER_STATE_KEYS));
+    spx_state_pack_u64(pk, "pipeline_samples", a->samples);
+    spx_state_pack_u64(pk, "pipeline_origin", a->origin);
+    spx_state_pack_f64(pk, "pipeline_origin_t", a->origin_t);
+    spx_state_pack_u64(pk, "pipeline_forecasts", a->forecasts);
+    spx_state_pack_u64(pk, "pipeline_publish_failures", a->publish_failures);
+    for (size_t i = 0; i < n; i++) {
+        const spx_forecast_field *fd = &fields[i];
+        if (fd->type == SPX_FORECAST_FIELD_F64) {
+            if (fd->scalar)
+                spx_state_pack_f64(pk, fd->name, *(const double *)fd->data);
+            else
+                spx_state_pack_f64s(pk, fd->name, fd->data, fd->count);
+        } else {
+            if (fd->scalar)
+                spx_state_pack_u64(pk, fd->name, *(const uint64_t *)fd->data);
+            else
+                spx_state_pack_u64s(pk, fd->name, fd->data, fd->count);
+        }
+    }
+    return 0;
+}
+
+static int forecast_load(void *state, const msgpack_object *saved, char *err, size_t errlen)
+{
+    forecast_adapter *a = state;
+    if (!saved || saved->type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "state: not a map");
+        return -1;
+    }
+    uint64_t fitted;
+    if (spx_state_read_range(saved, "fitted", 0, 1, &fitted, err, errlen) != 0)
+        return -1;
+    spx_forecast_field fields[SPX_FORECAST_STATE_MAX_FIELDS];
+    const size_t n = spx_forecast_state_fields(a->f, (int)fitted, fields);
+    if (saved->via.map.size != n + ADAPTER_STATE_KEYS) {
+        snprintf(err, errlen, "state: %" PRIu32 " keys, this forecaster saves %zu",
+                 saved->via.map.size, n + ADAPTER_STATE_KEYS);
+        return -1;
+    }
+    forecast_adapter in = *a;
+    if (spx_state_read_u64(saved, "pipeline_samples", &in.samples, err, errlen) != 0 ||
+        spx_state_read_u64(saved, "pipeline_origin", &in.origin, err, errlen) != 0 ||
+        spx_state_read_f64(saved, "pipeline_origin_t", &in.origin_t, err, errlen) != 0 ||
+        spx_state_read_u64(saved, "pipeline_forecasts", &in.forecasts, err, errlen) != 0 ||
+        spx_state_read_u64(saved, "pipeline_publish_failures", &in.publish_failures, err,
+                           errlen) != 0)
+        return -1;
+    if (in.forecasts > in.samples || in.publish_failures > in.forecasts ||
+        (in.forecasts && in.origin >= in.samples)) {
+        snprintf(err, errlen, "state: pipeline counters inconsistent (samples %" PRIu64
+                 ", forecasts %" PRIu64 ", origin %" PRIu64 ", publish failures %" PRIu64 ")",
+                 in.samples, in.forecasts, in.origin, in.publish_failures);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const spx_forecast_field *fd = &fields[i];
+        int rc;
+        if (fd->type == SPX_FORECAST_FIELD_F64)
+            rc = fd->scalar ? spx_state_read_f64(saved, fd->name, fd->data, err, errlen)
+                            : spx_state_read_f64s(saved, fd->name, fd->data, fd->count, err,
+                                                  errlen);
+        else
+            rc = fd->scalar ? spx_state_read_u64(saved, fd->name, fd->data, err, errlen)
+                            : spx_state_read_u64s(saved, fd->name, fd->data, fd->count, err,
+                                                  errlen);
+        if (rc != 0)
+            return -1;
+    }
+    char why[200];
+    if (spx_forecast_state_finish_load(a->f, (int)fitted, why, sizeof why) != 0) {
+        snprintf(err, errlen, "state: %s", why);
+        return -1;
+    }
+    a->samples = in.samples;
+    a->origin = in.origin;
+    a->origin_t = in.origin_t;
+    a->forecasts = in.forecasts;
+    a->publish_failures = in.publish_failures;
+    return 0;
+}
+
 const spx_pipeline_ops spx_forecast_ops = {
     .algo = "forecast",
     .summary = "streaming multichannel forecaster (OrthoTrans + RevIN + online RLS), one body per "
@@ -372,4 +468,7 @@ const spx_pipeline_ops spx_forecast_ops = {
     .destroy = forecast_destroy,
     .command = forecast_command,
     .commands = "metrics,params",
+    .save = forecast_save,
+    .load = forecast_load,
+    .state_version = 1,
 };

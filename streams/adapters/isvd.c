@@ -11,6 +11,7 @@
 
 #include "isvd.h"
 #include "pipeline_kind.h"
+#include "state_codec.h"
 
 /* A state whose fixed buffers would exceed this is refused at create: a clear bad_param rather
  * than an allocation that overcommit grants and the OOM killer later collects. */
@@ -187,6 +188,69 @@ static spx_errcode isvd_command(void *state, const char *name, const msgpack_obj
     return SPX_OK;
 }
 
+/* ---- durable state ---------------------------------------------------------------------------- */
+
+static int isvd_save(void *state, msgpack_packer *pk, char *err, size_t errlen)
+{
+    isvd_adapter *a = state;
+    spx_isvd_snapshot sn;
+    spx_isvd_snapshot_get(a->isvd, &sn);
+    msgpack_pack_map(pk, 11);
+    spx_state_pack_u64(pk, "rows", sn.rows);
+    spx_state_pack_u64(pk, "capacity", sn.capacity);
+    spx_state_pack_u64(pk, "tracked", sn.tracked);
+    spx_state_pack_f64s(pk, "u", sn.u, sn.rows * sn.tracked);
+    spx_state_pack_f64s(pk, "s", sn.s, sn.capacity);
+    spx_state_pack_f64(pk, "energy", sn.energy);
+    spx_state_pack_f64(pk, "discarded", sn.discarded);
+    spx_state_pack_f64(pk, "orth_error", sn.orth_error);
+    spx_state_pack_u64(pk, "updates", sn.updates);
+    spx_state_pack_u64(pk, "columns", sn.columns);
+    spx_state_pack_u64(pk, "since_reorth", sn.since_reorth);
+    return 0;
+}
+
+static int isvd_load(void *state, const msgpack_object *saved, char *err, size_t errlen)
+{
+    isvd_adapter *a = state;
+    spx_isvd_snapshot want;
+    spx_isvd_snapshot_get(a->isvd, &want);
+    uint64_t rows, capacity, tracked;
+    spx_isvd_snapshot sn = {0};
+    if (spx_state_read_range(saved, "rows", want.rows, want.rows, &rows, err, errlen) ||
+        spx_state_read_range(saved, "capacity", want.capacity, want.capacity, &capacity, err,
+                             errlen) ||
+        spx_state_read_range(saved, "tracked", 0, want.capacity, &tracked, err, errlen) ||
+        spx_state_read_f64(saved, "energy", &sn.energy, err, errlen) ||
+        spx_state_read_f64(saved, "discarded", &sn.discarded, err, errlen) ||
+        spx_state_read_f64(saved, "orth_error", &sn.orth_error, err, errlen) ||
+        spx_state_read_u64(saved, "updates", &sn.updates, err, errlen) ||
+        spx_state_read_u64(saved, "columns", &sn.columns, err, errlen) ||
+        spx_state_read_u64(saved, "since_reorth", &sn.since_reorth, err, errlen))
+        return -1;
+    sn.rows = (size_t)rows;
+    sn.capacity = (size_t)capacity;
+    sn.tracked = (size_t)tracked;
+    double *u = malloc((sn.rows * sn.tracked + sn.capacity) * sizeof *u);
+    if (!u) {
+        snprintf(err, errlen, "isvd: out of memory");
+        return -1;
+    }
+    double *s = u + sn.rows * sn.tracked;
+    int rc = -1;
+    if (spx_state_read_f64s(saved, "u", u, sn.rows * sn.tracked, err, errlen) == 0 &&
+        spx_state_read_f64s(saved, "s", s, sn.capacity, err, errlen) == 0) {
+        sn.u = u;
+        sn.s = s;
+        const char *why = "";
+        rc = spx_isvd_snapshot_set(a->isvd, &sn, &why) == 0 ? 0 : -1;
+        if (rc)
+            snprintf(err, errlen, "state: %s", why);
+    }
+    free(u);
+    return rc;
+}
+
 const spx_pipeline_ops spx_isvd_ops = {
     .algo = "isvd",
     .summary = "incremental truncated SVD of a stream of column blocks (Brand), left vectors on get",
@@ -197,4 +261,7 @@ const spx_pipeline_ops spx_isvd_ops = {
     .destroy = isvd_destroy,
     .command = isvd_command,
     .commands = "left_vectors",
+    .save = isvd_save,
+    .load = isvd_load,
+    .state_version = 1,
 };

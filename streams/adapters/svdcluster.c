@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "pipeline_kind.h"
+#include "state_codec.h"
 #include "svdcluster.h"
 
 /* A state whose fixed buffers would exceed this is refused at create (see isvd.c). */
@@ -621,6 +622,461 @@ static spx_errcode svdc_command(void *state, const char *name, const msgpack_obj
     return SPX_E_UNKNOWN_OP;
 }
 
+/* ---- durable state ---------------------------------------------------------------------------- */
+
+/* One flat map: the clusterer's snapshot (svdcluster.h), then the block ids, the newest assignment
+ * and the newest batch partition. Every key is always present (empty arrays when there is nothing),
+ * so a missing key always means a damaged save. */
+#define SVDC_STATE_KEYS 37
+
+static void pack_sizes_as_u64s(msgpack_packer *pk, const char *key, const size_t *x, size_t n)
+{
+    spx_pack_cstr(pk, key);
+    msgpack_pack_bin(pk, n * 8);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = x[i];
+        msgpack_pack_bin_body(pk, &v, 8);   /* little-endian host (state_codec.h) */
+    }
+}
+
+static int svdc_save(void *state, msgpack_packer *pk, char *err, size_t errlen)
+{
+    svdc_adapter *a = state;
+    spx_svdcluster_snapshot sn;
+    spx_svdcluster_snapshot_get(a->c, &sn);
+    size_t m = sn.rows, q = sn.capacity;
+    spx_svdcluster_slot_state *slot = malloc((sn.open ? sn.open : 1) * sizeof *slot);
+    spx_svdcluster_group_state *group = malloc((sn.groups ? sn.groups : 1) * sizeof *group);
+    uint64_t *u64 = malloc((a->nblocks ? a->nblocks : 1) * sizeof *u64);
+    unsigned char *id_len = malloc(a->nblocks ? a->nblocks : 1);
+    size_t most = sn.open > sn.groups ? sn.open : sn.groups;
+    double *f64 = malloc((most ? most : 1) * sizeof *f64);
+    if (!slot || !group || !u64 || !id_len || !f64) {
+        free(slot);
+        free(group);
+        free(u64);
+        free(id_len);
+        free(f64);
+        snprintf(err, errlen, "svdcluster: out of memory");
+        return -1;
+    }
+    spx_svdcluster_snapshot_records(a->c, slot, group);
+    msgpack_pack_map(pk, SVDC_STATE_KEYS);
+    spx_state_pack_u64(pk, "rows", m);
+    spx_state_pack_u64(pk, "capacity", q);
+    spx_state_pack_u64(pk, "open", sn.open);
+    spx_state_pack_u64(pk, "groups", sn.groups);
+    spx_state_pack_u64(pk, "blocks", sn.blocks);
+    spx_state_pack_u64(pk, "retained", sn.retained);
+    spx_state_pack_f64s(pk, "u", sn.u, m * q * sn.open);
+    spx_state_pack_f64s(pk, "s", sn.s, q * sn.open);
+#define SLOT_FIELD(key, field, packer, arr)                                                         \
+    do {                                                                                            \
+        for (size_t i = 0; i < sn.open; i++)                                                        \
+            arr[i] = slot[i].field;                                                                 \
+        packer(pk, key, arr, sn.open);                                                              \
+    } while (0)
+    SLOT_FIELD("slot_group", group, spx_state_pack_u64s, u64);
+    SLOT_FIELD("slot_touched", touched, spx_state_pack_u64s, u64);
+    SLOT_FIELD("slot_cur", cur, spx_state_pack_u64s, u64);
+    SLOT_FIELD("slot_energy", energy, spx_state_pack_f64s, f64);
+    SLOT_FIELD("slot_discarded", discarded, spx_state_pack_f64s, f64);
+#undef SLOT_FIELD
+    for (size_t g = 0; g < sn.groups; g++)
+        u64[g] = group[g].blocks;
+    spx_state_pack_u64s(pk, "group_blocks", u64, sn.groups);
+    for (size_t g = 0; g < sn.groups; g++)
+        f64[g] = group[g].bound;
+    spx_state_pack_f64s(pk, "group_bound", f64, sn.groups);
+    spx_state_pack_u64s(pk, "label", sn.label, (size_t)sn.blocks);
+    pack_sizes_as_u64s(pk, "offset", sn.offset, sn.retained + 1);
+    spx_state_pack_f64s(pk, "store", sn.store, m * sn.retained_cols);
+
+    for (size_t b = 0; b < a->nblocks; b++) {
+        u64[b] = a->rec[b].cols;
+        id_len[b] = a->rec[b].id_len;
+    }
+    spx_state_pack_u64s(pk, "block_cols", u64, a->nblocks);
+    spx_state_pack_bytes(pk, "id_len", id_len, a->nblocks);
+    spx_state_pack_bytes(pk, "ids", a->ids, a->ids_len);
+    spx_state_pack_bool(pk, "have_last", a->have_last);
+    spx_state_pack_u64(pk, "last_block", a->last.block);
+    spx_state_pack_u64(pk, "last_group", a->last.group);
+    spx_state_pack_f64(pk, "last_bound", a->last.bound);
+    spx_state_pack_bool(pk, "last_opened", a->last.opened != 0);
+    spx_state_pack_i64(pk, "last_closed", a->last.closed);
+
+    const spx_svdcluster_groups *bt = &a->batch;
+    spx_state_pack_bool(pk, "have_batch", a->have_batch);
+    spx_state_pack_u64(pk, "batch_method", (uint64_t)a->batch_method);
+    spx_state_pack_f64(pk, "batch_compression", a->batch_compression);
+    spx_pack_key_cstr(pk, "batch_error", a->batch_error);
+    spx_state_pack_u64(pk, "batch_count", a->have_batch ? bt->count : 0);
+    spx_state_pack_u64(pk, "batch_blocks", a->have_batch ? bt->blocks : 0);
+    pack_sizes_as_u64s(pk, "batch_start", bt->start, a->have_batch ? bt->count + 1 : 0);
+    pack_sizes_as_u64s(pk, "batch_member", bt->member, a->have_batch ? bt->blocks : 0);
+    pack_sizes_as_u64s(pk, "batch_label", bt->label, a->have_batch ? bt->blocks : 0);
+    spx_state_pack_f64s(pk, "batch_bound", bt->bound, a->have_batch ? bt->count : 0);
+    free(slot);
+    free(group);
+    free(u64);
+    free(id_len);
+    free(f64);
+    return 0;
+}
+
+/* Reads array `key` of exactly n values of elem bytes into a fresh allocation (*out, at least one
+ * element so that empty arrays need no special case), checking the count before allocating. */
+static int read_alloc(const msgpack_object *map, const char *key, size_t elem, size_t n, void **out,
+                      char *err, size_t errlen)
+{
+    *out = NULL;
+    size_t have;
+    if (spx_state_count(map, key, elem, &have, err, errlen) != 0)
+        return -1;
+    if (have != n) {
+        snprintf(err, errlen, "state: %s: %zu values, expected %zu", key, have, n);
+        return -1;
+    }
+    *out = malloc((n ? n : 1) * elem);
+    if (!*out) {
+        snprintf(err, errlen, "state: %s: out of memory", key);
+        return -1;
+    }
+    return spx_state_read_bytes(map, key, *out, n * elem, err, errlen);
+}
+
+/* u64 values into size_t, each at most hi. */
+static int read_sizes(const msgpack_object *map, const char *key, size_t n, size_t hi, size_t **out,
+                      char *err, size_t errlen)
+{
+    uint64_t *v;
+    *out = NULL;
+    if (read_alloc(map, key, sizeof *v, n, (void **)&v, err, errlen) != 0) {
+        free(v);
+        return -1;
+    }
+    size_t *s = malloc((n ? n : 1) * sizeof *s);
+    int rc = s ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (v[i] > hi) {
+            snprintf(err, errlen, "state: %s: value %zu out of range", key, i);
+            rc = -1;
+        } else {
+            s[i] = (size_t)v[i];
+        }
+    }
+    if (!s)
+        snprintf(err, errlen, "state: %s: out of memory", key);
+    free(v);
+    if (rc)
+        free(s);
+    else
+        *out = s;
+    return rc;
+}
+
+/* The batch partition: a partition of blocks 0..blocks-1 that the adapter could have made. */
+static int batch_valid(const spx_svdcluster_groups *g, size_t retained, char *err, size_t errlen)
+{
+    if (g->blocks > retained || g->count > g->blocks || (g->blocks > 0 && g->count == 0)) {
+        snprintf(err, errlen, "state: batch: %zu groups of %zu blocks (%zu retained)", g->count,
+                 g->blocks, retained);
+        return -1;
+    }
+    if (g->start[0] != 0 || g->start[g->count] != g->blocks) {
+        snprintf(err, errlen, "state: batch_start: does not span the blocks");
+        return -1;
+    }
+    for (size_t k = 0; k < g->count; k++) {
+        if (g->start[k + 1] <= g->start[k] || !(isfinite(g->bound[k]) && g->bound[k] >= 0.0)) {
+            snprintf(err, errlen, "state: batch: group %zu is empty or its bound is not finite",
+                     k);
+            return -1;
+        }
+        for (size_t i = g->start[k]; i < g->start[k + 1]; i++)
+            if (g->member[i] >= g->blocks || g->label[g->member[i]] != k) {
+                snprintf(err, errlen, "state: batch_member: members and labels disagree");
+                return -1;
+            }
+    }
+    /* every member names its own group's label, and each group holds start[k+1]-start[k] of
+     * them; a block named twice would leave another unnamed, which the labels reveal */
+    for (size_t b = 0; b < g->blocks; b++) {
+        size_t k = g->label[b];
+        bool found = false;
+        for (size_t i = k < g->count ? g->start[k] : 0; k < g->count && i < g->start[k + 1]; i++)
+            found = found || g->member[i] == b;
+        if (!found) {
+            snprintf(err, errlen, "state: batch_label: block %zu is not a member of its group", b);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int load_batch(svdc_adapter *a, const msgpack_object *saved, size_t retained, char *err,
+                      size_t errlen)
+{
+    bool have;
+    uint64_t method, count, blocks;
+    double compression;
+    if (spx_state_read_bool(saved, "have_batch", &have, err, errlen) ||
+        spx_state_read_range(saved, "batch_method", 0, 2, &method, err, errlen) ||
+        spx_state_read_f64(saved, "batch_compression", &compression, err, errlen) ||
+        spx_state_read_range(saved, "batch_blocks", 0, have ? retained : 0, &blocks, err,
+                             errlen) ||
+        spx_state_read_range(saved, "batch_count", 0, have ? blocks : 0, &count, err, errlen))
+        return -1;
+    const msgpack_object *msg = spx_state_get(saved, "batch_error", MSGPACK_OBJECT_STR, err, errlen);
+    if (!msg)
+        return -1;
+    if (msg->via.str.size >= sizeof a->batch_error ||
+        memchr(msg->via.str.ptr, '\0', msg->via.str.size)) {
+        snprintf(err, errlen, "state: batch_error: too long or not text");
+        return -1;
+    }
+    spx_svdcluster_groups g;
+    memset(&g, 0, sizeof g);
+    g.count = (size_t)count;
+    g.blocks = (size_t)blocks;
+    double *bound = NULL;
+    int rc = read_sizes(saved, "batch_start", have ? g.count + 1 : 0, g.blocks, &g.start, err,
+                        errlen);
+    if (!rc)
+        rc = read_sizes(saved, "batch_member", have ? g.blocks : 0, SIZE_MAX, &g.member, err,
+                        errlen);
+    if (!rc)
+        rc = read_sizes(saved, "batch_label", have ? g.blocks : 0, SIZE_MAX, &g.label, err,
+                        errlen);
+    if (!rc)
+        rc = read_alloc(saved, "batch_bound", sizeof *bound, have ? g.count : 0, (void **)&bound,
+                        err, errlen);
+    g.bound = bound;
+    if (!rc && have)
+        rc = batch_valid(&g, retained, err, errlen);
+    if (!rc && have && !isfinite(compression)) {
+        snprintf(err, errlen, "state: batch_compression: not finite");
+        rc = -1;
+    }
+    if (rc) {
+        spx_svdcluster_groups_free(&g);
+        return -1;
+    }
+    spx_svdcluster_groups_free(&a->batch);
+    if (have) {
+        a->batch = g;
+    } else {
+        spx_svdcluster_groups_free(&g);
+    }
+    a->have_batch = have;
+    a->batch_method = (spx_svdcluster_method)method;
+    a->batch_compression = compression;
+    memcpy(a->batch_error, msg->via.str.ptr, msg->via.str.size);
+    a->batch_error[msg->via.str.size] = '\0';
+    return 0;
+}
+
+/* Block ids and widths, and the newest assignment. */
+static int load_blocks(svdc_adapter *a, const msgpack_object *saved, const uint64_t *label,
+                       const size_t *offset, size_t retained, char *err, size_t errlen)
+{
+    size_t n = a->nblocks, total = 0;
+    uint64_t *cols = NULL;
+    unsigned char *id_len = NULL;
+    int rc = read_alloc(saved, "block_cols", sizeof *cols, n, (void **)&cols, err, errlen);
+    if (!rc)
+        rc = read_alloc(saved, "id_len", 1, n, (void **)&id_len, err, errlen);
+    for (size_t b = 0; !rc && b < n; b++) {
+        uint64_t want = b < retained ? offset[b + 1] - offset[b] : cols[b];
+        if (cols[b] == 0 || cols[b] > a->p.max_cols || cols[b] != want ||
+            id_len[b] > SPX_LABEL_MAX) {
+            snprintf(err, errlen, "state: block %zu: width or id length out of range", b);
+            rc = -1;
+        }
+        total += id_len[b];
+    }
+    size_t have_ids = 0;
+    if (!rc && (rc = spx_state_count(saved, "ids", 1, &have_ids, err, errlen)) == 0 &&
+        have_ids != total) {
+        snprintf(err, errlen, "state: ids: %zu bytes, the id lengths add up to %zu", have_ids,
+                 total);
+        rc = -1;
+    }
+    if (!rc && total > a->cap_ids) {
+        char *ids = realloc(a->ids, total);
+        if (!ids) {
+            snprintf(err, errlen, "state: ids: out of memory");
+            rc = -1;
+        } else {
+            a->ids = ids;
+            a->cap_ids = total;
+        }
+    }
+    if (!rc && n > a->cap_rec) {
+        block_rec *rec = realloc(a->rec, n * sizeof *rec);
+        if (!rec) {
+            snprintf(err, errlen, "state: blocks: out of memory");
+            rc = -1;
+        } else {
+            a->rec = rec;
+            a->cap_rec = n;
+        }
+    }
+    if (!rc)
+        rc = spx_state_read_bytes(saved, "ids", a->ids, total, err, errlen);
+    bool have_last = false, opened = false;
+    uint64_t block = 0, group = 0;
+    int64_t closed = -1;
+    double bound = 0.0;
+    if (!rc && (spx_state_read_bool(saved, "have_last", &have_last, err, errlen) ||
+                spx_state_read_u64(saved, "last_block", &block, err, errlen) ||
+                spx_state_read_u64(saved, "last_group", &group, err, errlen) ||
+                spx_state_read_f64(saved, "last_bound", &bound, err, errlen) ||
+                spx_state_read_bool(saved, "last_opened", &opened, err, errlen) ||
+                spx_state_read_i64(saved, "last_closed", &closed, err, errlen)))
+        rc = -1;
+    if (!rc && have_last &&
+        (block >= n || group != label[block] || closed < -1 || closed >= (int64_t)a->ngroups ||
+         closed == (int64_t)group)) {
+        snprintf(err, errlen, "state: last assignment names a block or group that does not exist");
+        rc = -1;
+    }
+    if (!rc) {
+        size_t at = 0;
+        for (size_t b = 0; b < n; b++) {
+            a->rec[b] = (block_rec){.id_at = at, .cols = (uint32_t)cols[b],
+                                    .id_len = id_len[b]};
+            at += id_len[b];
+        }
+        a->ids_len = total;
+        a->have_last = have_last;
+        a->last = (spx_svdcluster_assignment){.block = block, .group = group, .bound = bound,
+                                              .opened = opened, .closed = closed};
+    }
+    free(cols);
+    free(id_len);
+    return rc;
+}
+
+static int svdc_load(void *state, const msgpack_object *saved, char *err, size_t errlen)
+{
+    svdc_adapter *a = state;
+    spx_svdcluster_snapshot want, sn;
+    spx_svdcluster_snapshot_get(a->c, &want);
+    memset(&sn, 0, sizeof sn);
+    uint64_t rows, capacity, open, groups, blocks, retained;
+    /* Sizes first, each bounded before anything is allocated for it: blocks by the label bin's
+     * own length, the rest by the params and by blocks. */
+    size_t label_count = 0;
+    if (spx_state_read_range(saved, "rows", want.rows, want.rows, &rows, err, errlen) ||
+        spx_state_read_range(saved, "capacity", want.capacity, want.capacity, &capacity, err,
+                             errlen) ||
+        spx_state_count(saved, "label", sizeof(uint64_t), &label_count, err, errlen) ||
+        spx_state_read_range(saved, "blocks", label_count, label_count, &blocks, err, errlen) ||
+        spx_state_read_range(saved, "open", 0, a->p.max_open, &open, err, errlen) ||
+        spx_state_read_range(saved, "groups", open, blocks, &groups, err, errlen) ||
+        spx_state_read_range(saved, "retained", 0, blocks, &retained, err, errlen))
+        return -1;
+    size_t m = (size_t)rows, q = (size_t)capacity;
+    sn.rows = m;
+    sn.capacity = q;
+    sn.open = (size_t)open;
+    sn.groups = (size_t)groups;
+    sn.blocks = blocks;
+    sn.retained = (size_t)retained;
+    double *u = NULL, *s = NULL, *energy = NULL, *discarded = NULL, *bound = NULL, *store = NULL;
+    uint64_t *sgroup = NULL, *touched = NULL, *cur = NULL, *gblocks = NULL, *label = NULL;
+    size_t *offset = NULL;
+    spx_svdcluster_slot_state *slot = NULL;
+    spx_svdcluster_group_state *group = NULL;
+    int rc = read_alloc(saved, "u", sizeof *u, m * q * sn.open, (void **)&u, err, errlen);
+    if (!rc)
+        rc = read_alloc(saved, "s", sizeof *s, q * sn.open, (void **)&s, err, errlen);
+    if (!rc)
+        rc = read_alloc(saved, "slot_group", 8, sn.open, (void **)&sgroup, err, errlen);
+    if (!rc)
+        rc = read_alloc(saved, "slot_touched", 8, sn.open, (void **)&touched, err, errlen);
+    if (!rc)
+        rc = read_alloc(saved, "slot_cur", 8, sn.open, (void **)&cur, err, errlen);
+    if (!rc)
+        rc = read_alloc(saved, "slot_energy", 8, sn.open, (void **)&energy, err, errlen);
+    if (!rc)
+        rc = read_alloc(saved, "slot_discarded", 8, sn.open, (void **)&discarded, err, errlen);
+    if (!rc)
+        rc = read_alloc(saved, "group_blocks", 8, sn.groups, (void **)&gblocks, err, errlen);
+    if (!rc)
+        rc = read_alloc(saved, "group_bound", 8, sn.groups, (void **)&bound, err, errlen);
+    if (!rc)
+        rc = read_alloc(saved, "label", 8, (size_t)blocks, (void **)&label, err, errlen);
+    if (!rc)
+        rc = read_sizes(saved, "offset", sn.retained + 1, (size_t)a->p.max_cols * sn.retained,
+                        &offset, err, errlen);
+    if (!rc) {
+        sn.retained_cols = offset[sn.retained];
+        rc = read_alloc(saved, "store", sizeof *store, m * sn.retained_cols, (void **)&store, err,
+                        errlen);
+    }
+    if (!rc) {
+        slot = malloc((sn.open ? sn.open : 1) * sizeof *slot);
+        group = malloc((sn.groups ? sn.groups : 1) * sizeof *group);
+        if (!slot || !group) {
+            snprintf(err, errlen, "svdcluster: out of memory");
+            rc = -1;
+        }
+    }
+    for (size_t i = 0; !rc && i < sn.open; i++) {
+        if (cur[i] > q) {
+            snprintf(err, errlen, "state: slot_cur: %zu directions, capacity %zu", (size_t)cur[i],
+                     q);
+            rc = -1;
+            break;
+        }
+        slot[i] = (spx_svdcluster_slot_state){.group = sgroup[i], .touched = touched[i],
+                                              .cur = (size_t)cur[i], .energy = energy[i],
+                                              .discarded = discarded[i]};
+    }
+    for (size_t g = 0; !rc && g < sn.groups; g++)
+        group[g] = (spx_svdcluster_group_state){.blocks = gblocks[g], .bound = bound[g]};
+    if (!rc) {
+        sn.u = u;
+        sn.s = s;
+        sn.slot = slot;
+        sn.group = group;
+        sn.label = label;
+        sn.offset = offset;
+        sn.store = store;
+        const char *why = "";
+        int arc = spx_svdcluster_snapshot_set(a->c, &sn, &why);
+        if (arc != 0) {
+            snprintf(err, errlen, "state: %s", arc == -ENOMEM ? "out of memory" : why);
+            rc = -1;
+        }
+    }
+    if (!rc) {
+        a->nblocks = (size_t)blocks;
+        a->ngroups = groups;
+        rc = load_blocks(a, saved, label, offset, sn.retained, err, errlen);
+    }
+    if (!rc)
+        rc = load_batch(a, saved, sn.retained, err, errlen);
+    free(u);
+    free(s);
+    free(sgroup);
+    free(touched);
+    free(cur);
+    free(energy);
+    free(discarded);
+    free(gblocks);
+    free(bound);
+    free(label);
+    free(offset);
+    free(store);
+    free(slot);
+    free(group);
+    return rc;
+}
+
 const spx_pipeline_ops spx_svdcluster_ops = {
     .algo = "svdcluster",
     .summary = "error-constrained clustering of matrix blocks (online; recluster in batch)",
@@ -631,4 +1087,7 @@ const spx_pipeline_ops spx_svdcluster_ops = {
     .destroy = svdc_destroy,
     .command = svdc_command,
     .commands = "groups,factors,recluster",
+    .save = svdc_save,
+    .load = svdc_load,
+    .state_version = 1,
 };

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pipeline_kind.h"
+#include "state_codec.h"
 #include "topeig.h"
 
 static const char *const param_names =
@@ -129,6 +130,97 @@ static int topeig_result(void *state, msgpack_packer *pk)
 
 static void topeig_destroy(void *state) { spx_topeig_free(state); }
 
+/* Durable state: the estimator's own list of scalars and arrays (topeig.h), one map key each, so a
+ * damaged snapshot is refused naming the key. Empty arrays (no rows staged, none held) are left
+ * out: their length follows from the scalars, and an absent key is as clear as an empty bin. */
+static size_t nonempty_arrays(const spx_topeig_state_array *ar, size_t na)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < na; i++)
+        n += ar[i].n > 0;
+    return n;
+}
+
+static int topeig_save(void *state, msgpack_packer *pk, char *err, size_t errlen)
+{
+    spx_topeig_state_scalar sc[SPX_TOPEIG_STATE_MAX];
+    spx_topeig_state_array ar[SPX_TOPEIG_STATE_MAX];
+    size_t ns = spx_topeig_state_scalars(state, sc);
+    size_t na = spx_topeig_state_arrays(state, ar);
+    for (size_t i = 0; i < na; i++)
+        if (ar[i].n > UINT32_MAX / 8) { /* a msgpack bin holds < 4 GiB */
+            snprintf(err, errlen, "topeig save: %s too large (%zu values)", ar[i].name, ar[i].n);
+            return -1;
+        }
+    msgpack_pack_map(pk, (uint32_t)(ns + nonempty_arrays(ar, na)));
+    for (size_t i = 0; i < ns; i++) {
+        switch (sc[i].type) {
+        case SPX_TOPEIG_U64: spx_state_pack_u64(pk, sc[i].name, sc[i].v.u); break;
+        case SPX_TOPEIG_I64: spx_state_pack_i64(pk, sc[i].name, sc[i].v.i); break;
+        case SPX_TOPEIG_F64: spx_state_pack_f64(pk, sc[i].name, sc[i].v.f); break;
+        }
+    }
+    for (size_t i = 0; i < na; i++) {
+        if (ar[i].n == 0)
+            continue;
+        if (ar[i].type == SPX_TOPEIG_U64)
+            spx_state_pack_u64s(pk, ar[i].name, ar[i].data, ar[i].n);
+        else
+            spx_state_pack_f64s(pk, ar[i].name, ar[i].data, ar[i].n);
+    }
+    return 0;
+}
+
+static int topeig_load(void *state, const msgpack_object *saved, char *err, size_t errlen)
+{
+    if (!saved || saved->type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "state: not a map");
+        return -1;
+    }
+    spx_topeig_state_scalar sc[SPX_TOPEIG_STATE_MAX];
+    spx_topeig_state_array ar[SPX_TOPEIG_STATE_MAX];
+    size_t ns = spx_topeig_state_scalars(state, sc);
+    /* The scalars first: they fix the arrays' lengths. */
+    for (size_t i = 0; i < ns; i++) {
+        int rc = 0;
+        const char *key = sc[i].name;
+        switch (sc[i].type) {
+        case SPX_TOPEIG_U64: rc = spx_state_read_u64(saved, key, &sc[i].v.u, err, errlen); break;
+        case SPX_TOPEIG_I64: rc = spx_state_read_i64(saved, key, &sc[i].v.i, err, errlen); break;
+        case SPX_TOPEIG_F64: rc = spx_state_read_f64(saved, key, &sc[i].v.f, err, errlen); break;
+        }
+        if (rc != 0)
+            return -1;
+    }
+    char why[200] = "";
+    if (spx_topeig_state_set_scalars(state, sc, ns, why, sizeof why) != 0) {
+        snprintf(err, errlen, "state: %s", why);
+        return -1;
+    }
+    size_t na = spx_topeig_state_arrays(state, ar);
+    for (size_t i = 0; i < na; i++) {
+        if (ar[i].n == 0)
+            continue;
+        int rc = ar[i].type == SPX_TOPEIG_U64
+                     ? spx_state_read_u64s(saved, ar[i].name, ar[i].data, ar[i].n, err, errlen)
+                     : spx_state_read_f64s(saved, ar[i].name, ar[i].data, ar[i].n, err, errlen);
+        if (rc != 0)
+            return -1;
+    }
+    /* Every expected key was found: more keys means one that does not belong (e.g. rows in a
+     * buffer the scalars say is empty). */
+    size_t keys = ns + nonempty_arrays(ar, na);
+    if (saved->via.map.size != keys) {
+        snprintf(err, errlen, "state: %u keys, expected %zu", saved->via.map.size, keys);
+        return -1;
+    }
+    if (spx_topeig_state_check(state, why, sizeof why) != 0) {
+        snprintf(err, errlen, "state: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
 const spx_pipeline_ops spx_topeig_ops = {
     .algo = "topeig",
     .summary = "online top eigenvector(s) of A^T A from a row stream (adaoja, oja, power, fd, "
@@ -138,4 +230,7 @@ const spx_pipeline_ops spx_topeig_ops = {
     .update = topeig_update,
     .result = topeig_result,
     .destroy = topeig_destroy,
+    .save = topeig_save,
+    .load = topeig_load,
+    .state_version = 1,
 };

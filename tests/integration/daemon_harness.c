@@ -54,7 +54,30 @@ void spx_daemon_start(spx_daemon_proc *d, const char *const *extra_args)
     snprintf(d->state_dir, sizeof d->state_dir, "/tmp/spectrad-test-XXXXXX");
     cr_assert_not_null(mkdtemp(d->state_dir));
     snprintf(d->log_path, sizeof d->log_path, "%s.log", d->state_dir);
+    spx_daemon_restart(d, extra_args);
+}
 
+void spx_daemon_kill9(spx_daemon_proc *d)
+{
+    cr_assert_gt(d->pid, 0);
+    kill(d->pid, SIGKILL);
+    int status;
+    waitpid(d->pid, &status, 0);
+    d->pid = 0;
+    for (int i = 0; i < 8; i++) {
+        free(d->replies[i]);
+        d->replies[i] = NULL;
+    }
+    if (d->ctl)
+        zmq_close(d->ctl);
+    d->ctl = NULL;
+    if (d->zctx)
+        zmq_ctx_term(d->zctx);
+    d->zctx = NULL;
+}
+
+void spx_daemon_restart(spx_daemon_proc *d, const char *const *extra_args)
+{
     const char *argv[64];
     size_t n = 0;
     char *wrapper = NULL;
@@ -80,7 +103,8 @@ void spx_daemon_start(spx_daemon_proc *d, const char *const *extra_args)
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        int fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        /* A restart appends, so the log tells the whole story of the state dir. */
+        int fd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -125,7 +149,12 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-int spx_daemon_stop(spx_daemon_proc *d)
+static int stop_daemon(spx_daemon_proc *d, bool keep_state);
+
+int spx_daemon_stop(spx_daemon_proc *d) { return stop_daemon(d, false); }
+int spx_daemon_stop_keep_state(spx_daemon_proc *d) { return stop_daemon(d, true); }
+
+static int stop_daemon(spx_daemon_proc *d, bool keep_state)
 {
     int status = -1;
     if (d->pid > 0) {
@@ -149,6 +178,11 @@ int spx_daemon_stop(spx_daemon_proc *d)
     for (int i = 0; i < 8; i++) {
         free(d->replies[i]);
         d->replies[i] = NULL;
+    }
+    if (keep_state) {
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            spx_daemon_dump_log(d);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
     }
     nftw(d->state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)

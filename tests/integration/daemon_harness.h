@@ -26,8 +26,15 @@ typedef struct spx_daemon_proc {
 /* Starts spectrad with the given extra arguments (NULL-terminated), waits until it answers ping.
  * Fails the current Criterion test on error. */
 void spx_daemon_start(spx_daemon_proc *d, const char *const *extra_args);
+/* SIGKILL (no shutdown at all: a crash) and reap; the state dir and ports stay for a restart. */
+void spx_daemon_kill9(spx_daemon_proc *d);
+/* Starts spectrad again on the same ports and state dir (after spx_daemon_kill9 or a stop that kept
+ * them), waiting until it answers ping. */
+void spx_daemon_restart(spx_daemon_proc *d, const char *const *extra_args);
 /* SIGTERM and wait (up to 60 s); returns the exit status (0 for a clean stop). Removes the state dir. */
 int spx_daemon_stop(spx_daemon_proc *d);
+/* The same, keeping the state dir and the log (for a restart). */
+int spx_daemon_stop_keep_state(spx_daemon_proc *d);
 /* Prints the daemon's log to stderr (for failing tests). */
 void spx_daemon_dump_log(const spx_daemon_proc *d);
 /* True if the daemon's log contains `needle`. */

@@ -127,7 +127,7 @@ static inline void check_state_roundtrip(const spx_pipeline_ops *ops, const spx_
 
     rt_feed(ops, a, inputs, split, n_inputs, &ra);
     rt_feed(ops, b, inputs, split, n_inputs, &rb);
-    cr_assert(ra.size == rb.size && !memcmp(ra.data, rb.data, ra.size),
+    cr_assert(ra.size == rb.size && (ra.size == 0 || !memcmp(ra.data, rb.data, ra.size)),
               "%s: results after restore differ from the uninterrupted run", ops->algo);
     msgpack_sbuffer rfa, rfb;
     rt_result(ops, a, &rfa);
@@ -146,7 +146,9 @@ static inline void check_state_roundtrip(const spx_pipeline_ops *ops, const spx_
     for (uint32_t i = 0; i < nkeys; i++) {
         const msgpack_object *key = &up.data.via.map.ptr[i].key;
         for (int damage = 0; damage < 3; damage++) {
-            if (damage == 1 && up.data.via.map.ptr[i].val.type != MSGPACK_OBJECT_BIN)
+            /* an empty bin cannot be cut short: packed unchanged it would (rightly) load */
+            if (damage == 1 && (up.data.via.map.ptr[i].val.type != MSGPACK_OBJECT_BIN ||
+                                up.data.via.map.ptr[i].val.via.bin.size == 0))
                 continue;
             if (damage == 2 && up.data.via.map.ptr[i].val.type == MSGPACK_OBJECT_NIL)
                 continue;
