@@ -107,8 +107,26 @@ typedef struct observed {
     double since;                /* monotonic s when this revision was first seen */
 } observed;
 
+struct nats_work;
+
+/* A thread running blocking JetStream calls in order. Two lanes: the lease rounds alone on one,
+ * so renewals never wait behind consumer creation or snapshot writes; everything else on the
+ * other. (Not the libuv pool: pipeline jobs share it, and a renewal must not queue behind them.) */
+typedef struct lane {
+    uv_thread_t thread;
+    uv_mutex_t lock;
+    uv_cond_t cond;
+    struct nats_work *head, *tail;
+    bool stop, started;
+    struct nats_transport *nt;
+} lane;
+
 typedef struct nats_transport {
     spx_transport base;
+    lane lanes[2];
+    uv_mutex_t done_lock;
+    struct nats_work *done_head, *done_tail;
+    uv_async_t done_async;
     spx_transport_config cfg;
     natsConnection *nc;
     jsCtx *js;
@@ -118,6 +136,7 @@ typedef struct nats_transport {
     int open_handles;
     void (*on_closed)(spx_transport *t);
     bool ready, paused, closing, round_busy, close_after_round;
+    double round_started;
     sub_ctx *all_subs;
     double started;
     partition *parts;
@@ -279,6 +298,7 @@ typedef struct round_part {
 
 typedef struct nats_work {
     uv_work_t req;
+    struct nats_work *next;
     wkind kind;
     nats_transport *nt;
     natsStatus status;
@@ -304,7 +324,93 @@ static void work_done(uv_work_t *req, int status);
 static void queue_work(nats_transport *nt, nats_work *w)
 {
     w->nt = nt;
-    uv_queue_work(nt->base.srv->loop, &w->req, work_run, work_done);
+    w->next = NULL;
+    lane *l = &nt->lanes[w->kind == W_ROUND ? 0 : 1];
+    uv_mutex_lock(&l->lock);
+    if (l->tail)
+        l->tail->next = w;
+    else
+        l->head = w;
+    l->tail = w;
+    uv_cond_signal(&l->cond);
+    uv_mutex_unlock(&l->lock);
+}
+
+static void lane_main(void *arg)
+{
+    lane *l = arg;
+    nats_transport *nt = l->nt;
+    for (;;) {
+        uv_mutex_lock(&l->lock);
+        while (!l->head && !l->stop)
+            uv_cond_wait(&l->cond, &l->lock);
+        nats_work *w = l->head;
+        if (w) {
+            l->head = w->next;
+            if (!l->head)
+                l->tail = NULL;
+        }
+        uv_mutex_unlock(&l->lock);
+        if (!w)
+            return;
+        work_run(&w->req);
+        w->next = NULL;
+        uv_mutex_lock(&nt->done_lock);
+        if (nt->done_tail)
+            nt->done_tail->next = w;
+        else
+            nt->done_head = w;
+        nt->done_tail = w;
+        uv_mutex_unlock(&nt->done_lock);
+        uv_async_send(&nt->done_async);
+    }
+}
+
+static void on_done_async(uv_async_t *a)
+{
+    nats_transport *nt = a->data;
+    uv_mutex_lock(&nt->done_lock);
+    nats_work *w = nt->done_head;
+    nt->done_head = nt->done_tail = NULL;
+    uv_mutex_unlock(&nt->done_lock);
+    while (w) {
+        nats_work *next = w->next;
+        work_done(&w->req, 0);
+        w = next;
+    }
+}
+
+static void lanes_stop(nats_transport *nt)
+{
+    for (int i = 0; i < 2; i++) {
+        lane *l = &nt->lanes[i];
+        if (!l->started)
+            continue;
+        uv_mutex_lock(&l->lock);
+        l->stop = true;
+        uv_cond_signal(&l->cond);
+        uv_mutex_unlock(&l->lock);
+        uv_thread_join(&l->thread);
+        while (l->head) {   /* never run: nothing to apply any more */
+            nats_work *w = l->head;
+            l->head = w->next;
+            free(w->blob);
+            free(w->rp);
+            free(w);
+        }
+        uv_mutex_destroy(&l->lock);
+        uv_cond_destroy(&l->cond);
+        l->started = false;
+    }
+    nats_work *w = nt->done_head;
+    while (w) {
+        nats_work *next = w->next;
+        free(w->blob);
+        free(w->rp);
+        free(w);
+        w = next;
+    }
+    nt->done_head = nt->done_tail = NULL;
 }
 
 static nats_work *new_work(wkind kind)
@@ -404,23 +510,36 @@ static bool worker_live(nats_transport *nt, const char *id, uint64_t rev, double
     return true;   /* first sight: live until it fails to change for a TTL */
 }
 
+/* Live workers (including us). Listing keys costs a consumer on the server, so new workers are
+ * discovered every fourth round; the known ones are read every round. */
 static unsigned count_live_workers(nats_transport *nt, double now)
 {
-    kvKeysList keys = {0};
+    if (nt->rounds % 4 == 0) {
+        kvKeysList keys = {0};
+        if (kvStore_Keys(&keys, nt->leases, NULL) == NATS_OK) {
+            for (int i = 0; i < keys.Count; i++) {
+                const char *k = keys.Keys[i];
+                if (strncmp(k, "worker.", 7) || !strcmp(k + 7, nt->cfg.worker_id))
+                    continue;
+                bool known = false;
+                for (size_t j = 0; j < nt->n_obs_workers && !known; j++)
+                    known = !strcmp(nt->obs_workers[j].id, k + 7);
+                if (!known)
+                    worker_live(nt, k + 7, 0, now);   /* registers it; read below */
+            }
+            kvKeysList_Destroy(&keys);
+        }
+    }
     unsigned live = 1;   /* ourselves */
-    if (kvStore_Keys(&keys, nt->leases, NULL) != NATS_OK)
-        return live;
-    for (int i = 0; i < keys.Count; i++) {
-        const char *k = keys.Keys[i];
-        if (strncmp(k, "worker.", 7) || !strcmp(k + 7, nt->cfg.worker_id))
-            continue;
+    for (size_t i = 0; i < nt->n_obs_workers; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "worker.%s", nt->obs_workers[i].id);
         kvEntry *e = NULL;
-        if (kvStore_Get(&e, nt->leases, k) != NATS_OK)
-            continue;
-        live += worker_live(nt, k + 7, kvEntry_Revision(e), now);
+        if (kvStore_Get(&e, nt->leases, key) != NATS_OK)
+            continue;   /* gone (deleted on a clean stop) */
+        live += worker_live(nt, nt->obs_workers[i].id, kvEntry_Revision(e), now);
         kvEntry_Destroy(e);
     }
-    kvKeysList_Destroy(&keys);
     return live;
 }
 
@@ -479,13 +598,13 @@ static void run_round(nats_work *w)
             }
             continue;
         }
-        if (!settled || owned >= target)
-            continue;
+        /* Watched every round, even when we want no more partitions: an owner's death must be
+         * judged from the first round after its last renewal, not from when we start to care. */
         kvEntry *e = NULL;
         natsStatus s = kvStore_Get(&e, nt->leases, key);
-        bool take = false;
+        bool take = false, want = settled && owned < target;
         uint64_t last = 0;
-        if (s == NATS_NOT_FOUND) {
+        if (s == NATS_NOT_FOUND && want) {
             r->sent_at = mono_now();
             take = kvStore_Create(&rev, nt->leases, key, me, me_len) == NATS_OK;
         } else if (s == NATS_OK) {
@@ -496,7 +615,7 @@ static void run_round(nats_work *w)
                 o->rev = last;
                 o->since = now;
             }
-            if (mine || now - o->since >= ttl) {
+            if (want && (mine || now - o->since >= ttl)) {
                 r->sent_at = mono_now();
                 take = kvStore_Update(&rev, nt->leases, key, me, me_len, last) == NATS_OK;
                 if (take && !mine)
@@ -935,6 +1054,7 @@ static void start_round(nats_transport *nt)
         w->rp[p].rev = pt->lease_rev;
     }
     nt->round_busy = true;
+    nt->round_started = mono_now();
     queue_work(nt, w);
 }
 
@@ -983,6 +1103,11 @@ static void queue_close(nats_transport *nt);
 static void round_done(nats_transport *nt, nats_work *w)
 {
     nt->round_busy = false;
+    double took = mono_now() - nt->round_started;
+    if (took > (double)nt->cfg.lease_ttl_ms / 3000.0)
+        spx_log_limited(SPX_LOG_WARN, "nats-round", "nats: a lease round took %.2f s (lease ttl "
+                        "%.1f s): JetStream answers slowly", took,
+                        (double)nt->cfg.lease_ttl_ms / 1000.0);
     if (nt->closing) {
         for (unsigned p = 0; p < nt->P; p++)
             free(w->rp[p].snap);
@@ -1051,7 +1176,9 @@ static void work_done(uv_work_t *req, int status)
         if (w->status != NATS_OK) {
             spx_error("nats: partition %u: cannot consume: %s", w->partition, w->err);
             drop_partition(nt, w->partition, "no consumer");
-        } else if (pt->state != P_OWNED || pt->epoch != w->epoch || nt->closing) {
+        } else if (nt->closing) {
+            natsSubscription_Destroy(w->sub);   /* the connection is closing with it */
+        } else if (pt->state != P_OWNED || pt->epoch != w->epoch) {
             nats_work *u = new_work(W_UNSUBSCRIBE);   /* ownership moved while subscribing */
             if (u) {
                 u->sub = w->sub;
@@ -1091,6 +1218,7 @@ static void work_done(uv_work_t *req, int status)
     }
     case W_CLOSE:
         uv_close((uv_handle_t *)&nt->wake, NULL);
+        uv_close((uv_handle_t *)&nt->done_async, NULL);
         nt->open_handles = 0;
         nt->on_closed(&nt->base);
         break;
@@ -1153,6 +1281,7 @@ static void queue_close(nats_transport *nt)
     nats_work *w = new_work(W_CLOSE);
     if (!w) {
         uv_close((uv_handle_t *)&nt->wake, NULL);
+        uv_close((uv_handle_t *)&nt->done_async, NULL);
         nt->on_closed(&nt->base);
         return;
     }
@@ -1162,6 +1291,8 @@ static void queue_close(nats_transport *nt)
 static void nt_destroy(spx_transport *t)
 {
     nats_transport *nt = (nats_transport *)t;
+    lanes_stop(nt);
+    uv_mutex_destroy(&nt->done_lock);
     qmsg qm;
     while (queue_pop(nt, &qm))
         natsMsg_Destroy(qm.m);
@@ -1284,6 +1415,20 @@ spx_transport *spx_transport_nats_new(spx_server *srv, char *err, size_t errlen)
     }
     uv_async_init(srv->loop, &nt->wake, on_wake);
     nt->wake.data = nt;
+    uv_mutex_init(&nt->done_lock);
+    uv_async_init(srv->loop, &nt->done_async, on_done_async);
+    nt->done_async.data = nt;
+    for (int i = 0; i < 2; i++) {
+        lane *l = &nt->lanes[i];
+        l->nt = nt;
+        uv_mutex_init(&l->lock);
+        uv_cond_init(&l->cond);
+        l->started = uv_thread_create(&l->thread, lane_main, l) == 0;
+        if (!l->started) {
+            snprintf(err, errlen, "cannot start a NATS thread");
+            return NULL;   /* handles are registered with the loop; the process exits */
+        }
+    }
     uint64_t ttl = nt->cfg.lease_ttl_ms;
     uv_timer_init(srv->loop, &nt->lease_timer);
     uv_timer_init(srv->loop, &nt->fence_timer);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 unsigned cli_partition_of(const char *stream, unsigned partitions)
 {
@@ -63,13 +64,22 @@ struct cli_nats {
     natsSubscription *merged;   /* one sync subscription per topic: polled round-robin */
     size_t next_sub;
     atomic_ulong failed;        /* messages JetStream refused (counted on libnats' thread) */
+    atomic_ulong resent;
 };
 
+#define RESEND_BUDGET 5000
+
+/* A message JetStream did not store (timeout, no responders while a stream leader is elected):
+ * sent again, with the same Nats-Msg-Id, so it is stored once however often it is sent. */
 static void on_pub_error(jsCtx *js, jsPubAckErr *pae, void *closure)
 {
-    (void)js;
-    (void)pae;
     cli_nats *n = closure;
+    if (atomic_fetch_add(&n->resent, 1) < RESEND_BUDGET) {
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);   /* let an election finish rather than spin */
+        if (js_PublishMsgAsync(js, &pae->Msg, NULL) == NATS_OK)
+            return;
+    }
     atomic_fetch_add(&n->failed, 1);
 }
 
@@ -218,13 +228,21 @@ int cli_nats_close(const cli_ctx *ctx, cli_nats *n)
     if (n->js) {
         jsPubOptions po;
         jsPubOptions_Init(&po);
-        po.MaxWait = 60000;
+        po.MaxWait = 10000;
         natsStatus s = js_PublishAsyncComplete(n->js, &po);
-        natsMsgList failed = {0};
-        if (s != NATS_OK && js_PublishAsyncGetPendingList(&failed, n->js) == NATS_OK) {
-            cli_error(ctx, "JetStream did not acknowledge %d message(s): %s", failed.Count,
-                      nerr(s));
-            natsMsgList_Destroy(&failed);
+        /* Unacknowledged after the wait (a node went away with them): send those again. */
+        for (int attempt = 0; s != NATS_OK && attempt < 6; attempt++) {
+            natsMsgList pending = {0};
+            if (js_PublishAsyncGetPendingList(&pending, n->js) != NATS_OK)
+                break;
+            for (int i = 0; i < pending.Count; i++)
+                if (js_PublishMsgAsync(n->js, &pending.Msgs[i], NULL) != NATS_OK)
+                    atomic_fetch_add(&n->failed, 1);
+            natsMsgList_Destroy(&pending);
+            s = js_PublishAsyncComplete(n->js, &po);
+        }
+        if (s != NATS_OK) {
+            cli_error(ctx, "JetStream did not acknowledge every message: %s", nerr(s));
             status = CLI_FAIL;
         }
         unsigned long refused = atomic_load(&n->failed);
