@@ -108,6 +108,7 @@ static double publish_all(bench *b, const char *tag, size_t *bytes_out)
             m.dtype = SPECTRA_F64;
             m.shape[0] = k;
             m.shape[1] = DIM;
+            m.data = b->rows;   /* only checked for presence: the rows are copied below */
             size_t hl = 0;
             if (spectra_encode_header(&m, seq, buf + 4, 1024, &hl))
                 bench_die("header", "encode");
@@ -247,7 +248,7 @@ int main(int argc, char **argv)
     if (spx_test_load_text_matrix(path, 0, DIM, &all, &b.n))
         bench_die("spambase", "unreadable");
     b.rows = all;
-    const char *server = "/usr/bin/nats-server";
+    const char *server = access("/usr/bin/nats-server", X_OK) == 0 ? "/usr/bin/nats-server" : "/usr/sbin/nats-server";
     if (access(server, X_OK))
         bench_die("nats-server", "not installed (apt-get install nats-server)");
     snprintf(b.dir, sizeof b.dir, "/tmp/bench-nats-XXXXXX");
