@@ -219,3 +219,59 @@ int spx_cue_epochs_next(spx_cue_epochs *q, const spx_ring *r, double *out, size_
         *cue_sample = cue;
     return 1;
 }
+
+/* ---- durable state ----------------------------------------------------------------------------- */
+
+size_t spx_ring_held(const spx_ring *r) { return r ? (size_t)(r->end - spx_ring_begin(r)) : 0; }
+
+void spx_ring_state_get(const spx_ring *r, double *samples)
+{
+    const size_t C = r->channels;
+    for (uint64_t i = spx_ring_begin(r); i < r->end; i++)
+        memcpy(samples + (size_t)(i - spx_ring_begin(r)) * C,
+               r->data + (size_t)(i % r->capacity) * C, C * sizeof *samples);
+}
+
+int spx_ring_state_set(spx_ring *r, uint64_t end, const double *samples, size_t n)
+{
+    if (!r || (n > 0 && !samples))
+        return -EINVAL;
+    uint64_t held = end < r->capacity ? end : r->capacity;
+    if ((uint64_t)n != held)
+        return -EINVAL;
+    const size_t C = r->channels;
+    for (size_t k = 0; k < n * C; k++)
+        if (!isfinite(samples[k]))
+            return -EINVAL;
+    uint64_t begin = end - held;
+    for (uint64_t i = begin; i < end; i++)
+        memcpy(r->data + (size_t)(i % r->capacity) * C, samples + (size_t)(i - begin) * C,
+               C * sizeof *samples);
+    r->end = end;
+    return 0;
+}
+
+void spx_cue_epochs_state_get(const spx_cue_epochs *q, uint64_t *cue_sample, int *label)
+{
+    for (size_t i = 0; i < q->count; i++) {
+        size_t slot = (q->head + i) % q->cap;
+        cue_sample[i] = q->cue[slot];
+        label[i] = q->label[slot];
+    }
+}
+
+int spx_cue_epochs_state_set(spx_cue_epochs *q, const uint64_t *cue_sample, const int *label,
+                             size_t n)
+{
+    if (!q || n > q->cap || (n > 0 && (!cue_sample || !label)))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if ((q->offset < 0 && cue_sample[i] < (uint64_t)(-q->offset)) ||
+            (i > 0 && cue_sample[i] < cue_sample[i - 1]))
+            return -EINVAL;
+    memcpy(q->cue, cue_sample, n * sizeof *cue_sample);
+    memcpy(q->label, label, n * sizeof *label);
+    q->head = 0;
+    q->count = n;
+    return 0;
+}

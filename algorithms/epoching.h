@@ -34,6 +34,12 @@ uint64_t spx_ring_begin(const spx_ring *r);
 /* Copies samples [start, start + len) channel-major into out (C x len, leading dimension ldo).
  * Returns 0, -EAGAIN (not all arrived yet), -ERANGE (partly overwritten) or -EINVAL. */
 int spx_ring_copy(const spx_ring *r, uint64_t start, size_t len, double *out, size_t ldo);
+/* Durable state: the samples held, [begin, end), time-major (held x C), oldest first. state_set
+ * installs them for a ring that has pushed `end` samples: n must be min(end, capacity) and every
+ * value finite, else -EINVAL (ring unchanged). */
+size_t spx_ring_held(const spx_ring *r);
+void spx_ring_state_get(const spx_ring *r, double *samples);
+int spx_ring_state_set(spx_ring *r, uint64_t end, const double *samples, size_t n);
 
 /* --- sliding windows -------------------------------------------------------------------- */
 typedef struct spx_windows {
@@ -63,5 +69,11 @@ int spx_cue_epochs_add(spx_cue_epochs *q, uint64_t cue_sample, int label);
  * 0 while it is not complete, -ERANGE if its data was already overwritten (the cue is dropped). */
 int spx_cue_epochs_next(spx_cue_epochs *q, const spx_ring *r, double *out, size_t ldo, int *label,
                         uint64_t *cue_sample);
+/* Durable state: the pending cues oldest first (pending() of them). state_set replaces the queue
+ * with n cues: -EINVAL (queue unchanged) when n exceeds max_pending, the samples decrease, or an
+ * epoch would start before sample 0. */
+void spx_cue_epochs_state_get(const spx_cue_epochs *q, uint64_t *cue_sample, int *label);
+int spx_cue_epochs_state_set(spx_cue_epochs *q, const uint64_t *cue_sample, const int *label,
+                             size_t n);
 
 #endif

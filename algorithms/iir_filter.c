@@ -245,3 +245,22 @@ int spx_iir_process(spx_iir *f, const double *in, double *out, size_t n)
     }
     return 0;
 }
+
+size_t spx_iir_state_size(const spx_iir *f) { return f ? f->n_sections * 2 * f->channels : 0; }
+
+void spx_iir_state_get(const spx_iir *f, double *state)
+{
+    memcpy(state, f->state, spx_iir_state_size(f) * sizeof *state);
+}
+
+int spx_iir_state_set(spx_iir *f, const double *state)
+{
+    if (!f || !state)
+        return -EINVAL;
+    size_t n = spx_iir_state_size(f);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(state[i]))
+            return -EINVAL;
+    memcpy(f->state, state, n * sizeof *state);
+    return 0;
+}

@@ -39,4 +39,11 @@ size_t spx_iir_channels(const spx_iir *f);
 /* Filters n time-major samples (n x channels). out may equal in. Returns 0 or -EINVAL. */
 int spx_iir_process(spx_iir *f, const double *in, double *out, size_t n);
 
+/* Durable state: the delay line of every section and channel (state_size values), so that a
+ * filter made with the same sections and given them continues bit for bit. state_set refuses
+ * non-finite values (-EINVAL, filter unchanged). */
+size_t spx_iir_state_size(const spx_iir *f);
+void spx_iir_state_get(const spx_iir *f, double *state);
+int spx_iir_state_set(spx_iir *f, const double *state);
+
 #endif

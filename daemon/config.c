@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "metrics.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -108,6 +110,14 @@ static int daemon_key(parse_ctx *ctx, const char *name, const char *value)
         if (!endpoint_ok(value))
             FAIL("%s = %s: expected tcp://HOST:PORT or ipc://PATH", name, value);
         snprintf(dst, SPX_ENDPOINT_MAX, "%s", value);
+    } else if (!strcmp(name, "metrics_listen")) {
+        char host[64], why[256];
+        uint16_t port;
+        if (strlen(value) >= SPX_ENDPOINT_MAX)
+            FAIL("metrics_listen: too long");
+        if (value[0] && spx_metrics_parse_listen(value, host, sizeof host, &port, why, sizeof why))
+            FAIL("metrics_listen = %s", why);
+        snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s", value);
     } else if (!strcmp(name, "state_dir")) {
         snprintf(c->state_dir, sizeof c->state_dir, "%s", value);
     } else if (!strcmp(name, "auto_create")) {
@@ -152,8 +162,13 @@ static int daemon_key(parse_ctx *ctx, const char *name, const char *value)
         if (spx_log_level_parse(value, &c->log_level))
             FAIL("log_level=%s: expected error, warn, info or debug", value);
     } else {
-        int bad;
-        if (!spx_transport_config_key(&c->tr, name, value, &bad, ctx->err, sizeof ctx->err))
+        int taken = spx_security_config_key(&c->security, name, value, ctx->lineno, ctx->err,
+                                            sizeof ctx->err);
+        if (taken < 0)
+            return 0;
+        int bad = 0;
+        if (taken == 0 &&
+            !spx_transport_config_key(&c->tr, name, value, &bad, ctx->err, sizeof ctx->err))
             FAIL("unknown key '%s' in [spectrad]", name);
         if (bad)
             return 0;
@@ -292,6 +307,8 @@ int spx_config_load_file(spx_config *c, const char *path, char *err, size_t errl
                      c->pipelines[i].line, c->pipelines[i].stream, c->pipelines[i].name);
             return -1;
         }
+    if (spx_security_check_file(&c->security, path, err, errlen) != 0)
+        return -1;
     snprintf(c->config_file, sizeof c->config_file, "%s", path);
     return 0;
 }
@@ -314,6 +331,8 @@ int spx_config_validate(const spx_config *c, char *err, size_t errlen)
                 return -1;
             }
     }
+    if (spx_security_validate(&c->security, eps, err, errlen) != 0)
+        return -1;
     return spx_transport_config_validate(&c->tr, err, errlen);
 }
 
@@ -327,5 +346,6 @@ void spx_config_keep_cli(spx_config *to, const spx_config *from)
     if (b & SPX_CLI_LOG_LEVEL) to->log_level = from->log_level;
     if (b & SPX_CLI_WORKERS) to->workers = from->workers;
     if (b & SPX_CLI_AUTO_CREATE) to->auto_create = from->auto_create;
+    if (b & SPX_CLI_METRICS) memcpy(to->metrics_listen, from->metrics_listen, sizeof to->metrics_listen);
     to->cli_set = b;
 }

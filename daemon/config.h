@@ -12,6 +12,7 @@
 #include "log.h"
 #include "transport_config.h"
 #include "stream.h"
+#include "security.h"
 
 #define SPX_ENDPOINT_MAX 256
 #define SPX_CONFIG_STREAMS_MAX 64
@@ -53,7 +54,7 @@ typedef struct spx_config_pipeline {
 enum {
     SPX_CLI_INGEST = 1 << 0, SPX_CLI_PUBLISH = 1 << 1, SPX_CLI_CONTROL = 1 << 2,
     SPX_CLI_STATE_DIR = 1 << 3, SPX_CLI_LOG_LEVEL = 1 << 4, SPX_CLI_WORKERS = 1 << 5,
-    SPX_CLI_AUTO_CREATE = 1 << 6,
+    SPX_CLI_AUTO_CREATE = 1 << 6, SPX_CLI_METRICS = 1 << 7,
 };
 
 typedef struct spx_config {
@@ -62,6 +63,7 @@ typedef struct spx_config {
     char publish[SPX_ENDPOINT_MAX];
     char control[SPX_ENDPOINT_MAX];
     char state_dir[PATH_MAX];
+    char metrics_listen[SPX_ENDPOINT_MAX];   /* Prometheus HOST:PORT; empty = no endpoint */
     char config_file[PATH_MAX];
     bool auto_create;              /* a push to an unknown stream creates it */
     size_t max_message_bytes;      /* ZMQ_MAXMSGSIZE on ingest and control */
@@ -78,6 +80,7 @@ typedef struct spx_config {
     size_t snapshot_journal_bytes; /* also snapshot when a journal grew this much since the last */
     spx_journal_sync journal_sync;
     unsigned journal_sync_ms;      /* journal_sync = interval */
+    spx_security_config security;  /* CURVE keys, allow-lists, loopback default (security.h) */
     size_t n_streams;
     spx_config_stream streams[SPX_CONFIG_STREAMS_MAX];
     size_t n_pipelines;

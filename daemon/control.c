@@ -137,23 +137,19 @@ static bool caught_up(const spx_pipeline *p)
 
 /* A named pipeline operation (`get` with "detail", or `call`): queued on the pipeline, run by its
  * worker after the inputs accepted so far, answered from spx_control_commands_done. */
-static spx_errcode queue_command(spx_server *srv, spx_pipeline *p, const char *name,
+static spx_errcode queue_command(spx_server *srv, spx_pipeline *p, const spx_command_args *a,
                                  const spx_request *req, spx_envelope *env, char *err,
                                  size_t errlen)
 {
-    const msgpack_object *args = spx_map_get(req->root, "args");
-    if (args && args->type != MSGPACK_OBJECT_MAP && args->type != MSGPACK_OBJECT_NIL) {
-        snprintf(err, errlen, "%s: \"args\" must be a map", req->op);
-        return SPX_E_BAD_REQUEST;
-    }
+    const msgpack_object *args = a->args;
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if (args && args->type == MSGPACK_OBJECT_MAP)
+    if (args)
         msgpack_pack_object(&pk, *args);
     parked *pr = calloc(1, sizeof *pr);
-    spx_command *c = pr ? spx_command_new(name, sb.data, sb.size, pr) : NULL;
+    spx_command *c = pr ? spx_command_new(a->name, sb.data, sb.size, pr) : NULL;
     msgpack_sbuffer_destroy(&sb);
     if (!c || park(pr, req, env) != 0) {
         free(pr);
@@ -198,20 +194,16 @@ void spx_control_fail_commands(spx_server *srv, spx_pipeline *p)
 spx_errcode spx_op_get(spx_server *srv, spx_request *req, spx_envelope *env, char *err,
                        size_t errlen)
 {
+    spx_command_args a;
     spx_stream *s;
     spx_pipeline *p;
-    spx_errcode code = spx_lookup_pipeline(srv, req, &s, &p, err, errlen);
+    spx_errcode code = spx_control_parse_get(req, &a, err, errlen);
+    if (code == SPX_OK)
+        code = spx_find_target(srv, &a.target, &s, &p, err, errlen);
     if (code != SPX_OK)
         return code;
-    const msgpack_object *detail = spx_map_get(req->root, "detail");
-    if (detail && detail->type != MSGPACK_OBJECT_NIL) {
-        char name[32];
-        if (spx_obj_str(detail, name, sizeof name) != 0 || !name[0]) {
-            snprintf(err, errlen, "get: \"detail\" must be a string of 1-31 bytes");
-            return SPX_E_BAD_REQUEST;
-        }
-        return queue_command(srv, p, name, req, env, err, errlen);
-    }
+    if (a.name[0])
+        return queue_command(srv, p, &a, req, env, err, errlen);
     spx_pending_get *g = calloc(1, sizeof *g);
     if (!g || park(&g->req, req, env) != 0) {
         free(g);
@@ -233,22 +225,19 @@ spx_errcode spx_op_get(spx_server *srv, spx_request *req, spx_envelope *env, cha
 spx_errcode spx_op_call(spx_server *srv, spx_request *req, spx_envelope *env, char *err,
                         size_t errlen)
 {
+    spx_command_args a;
     spx_stream *s;
     spx_pipeline *p;
-    char name[32];
-    spx_errcode code = spx_lookup_pipeline(srv, req, &s, &p, err, errlen);
+    spx_errcode code = spx_control_parse_call(req, &a, err, errlen);
+    if (code == SPX_OK)
+        code = spx_find_target(srv, &a.target, &s, &p, err, errlen);
     if (code != SPX_OK)
         return code;
-    const msgpack_object *method = spx_map_get(req->root, "method");
-    if (!method || spx_obj_str(method, name, sizeof name) != 0 || !name[0]) {
-        snprintf(err, errlen, "call: \"method\" must be a string of 1-31 bytes");
-        return SPX_E_BAD_REQUEST;
-    }
     if (srv->stopping) {
         snprintf(err, errlen, "shutting down");
         return SPX_E_BUSY;
     }
-    return queue_command(srv, p, name, req, env, err, errlen);
+    return queue_command(srv, p, &a, req, env, err, errlen);
 }
 
 void spx_control_answer_gets(spx_server *srv, spx_pipeline *p, bool pipeline_gone)

@@ -8,29 +8,9 @@
 
 #include "log.h"
 
-static spx_errcode need_str(const spx_request *req, const char *key, char *buf, size_t len,
-                            char *err, size_t errlen)
+static spx_errcode find_stream(spx_server *srv, const char *name, spx_stream **s, char *err,
+                               size_t errlen)
 {
-    const msgpack_object *o = spx_map_get(req->root, key);
-    if (!o) {
-        snprintf(err, errlen, "%s: missing \"%s\"", req->op, key);
-        return SPX_E_BAD_REQUEST;
-    }
-    if (spx_obj_str(o, buf, len) != 0) {
-        snprintf(err, errlen, "%s: \"%s\" must be a string of at most %zu bytes", req->op, key,
-                 len - 1);
-        return SPX_E_BAD_REQUEST;
-    }
-    return SPX_OK;
-}
-
-static spx_errcode lookup_stream(spx_server *srv, const spx_request *req, spx_stream **s, char *err,
-                                 size_t errlen)
-{
-    char name[SPX_NAME_MAX + 1];
-    spx_errcode code = need_str(req, "stream", name, sizeof name, err, errlen);
-    if (code != SPX_OK)
-        return code;
     if (!(*s = spx_registry_find(srv->reg, name))) {
         snprintf(err, errlen, "no stream %s", name);
         return SPX_E_UNKNOWN_STREAM;
@@ -38,32 +18,25 @@ static spx_errcode lookup_stream(spx_server *srv, const spx_request *req, spx_st
     return SPX_OK;
 }
 
-spx_errcode spx_lookup_pipeline(spx_server *srv, const spx_request *req, spx_stream **s,
-                                spx_pipeline **p, char *err, size_t errlen)
+spx_errcode spx_find_target(spx_server *srv, const spx_target_args *t, spx_stream **s,
+                            spx_pipeline **p, char *err, size_t errlen)
 {
-    char name[SPX_NAME_MAX + 1];
-    spx_errcode code = lookup_stream(srv, req, s, err, errlen);
-    if (code == SPX_OK)
-        code = need_str(req, "pipeline", name, sizeof name, err, errlen);
+    spx_errcode code = find_stream(srv, t->stream, s, err, errlen);
     if (code != SPX_OK)
         return code;
-    if (!(*p = spx_stream_find_pipeline(*s, name))) {
-        snprintf(err, errlen, "no pipeline %s on stream %s", name, (*s)->name);
+    if (!(*p = spx_stream_find_pipeline(*s, t->pipeline))) {
+        snprintf(err, errlen, "no pipeline %s on stream %s", t->pipeline, (*s)->name);
         return SPX_E_UNKNOWN_PIPELINE;
     }
     return SPX_OK;
 }
 
-/* Optional uint key: absent leaves *out alone. */
-static spx_errcode opt_uint(const spx_request *req, const char *key, uint64_t *out, char *err,
-                            size_t errlen)
+spx_errcode spx_lookup_pipeline(spx_server *srv, const spx_request *req, spx_stream **s,
+                                spx_pipeline **p, char *err, size_t errlen)
 {
-    const msgpack_object *o = spx_map_get(req->root, key);
-    if (o && spx_obj_uint(o, out) != 0) {
-        snprintf(err, errlen, "%s: \"%s\" must be a non-negative integer", req->op, key);
-        return SPX_E_BAD_REQUEST;
-    }
-    return SPX_OK;
+    spx_target_args t;
+    spx_errcode code = spx_control_parse_target(req, &t, err, errlen);
+    return code == SPX_OK ? spx_find_target(srv, &t, s, p, err, errlen) : code;
 }
 
 spx_errcode spx_op_ping(spx_server *srv, spx_request *req, msgpack_packer *pk, char *err,
@@ -76,101 +49,32 @@ spx_errcode spx_op_ping(spx_server *srv, spx_request *req, msgpack_packer *pk, c
     return SPX_OK;
 }
 
-#define SPX_CREATE_CHANNELS_MAX 1024
-
-/* An optional array of at most 1024 strings of at most SPX_LABEL_MAX bytes under `key`; the loop
- * thread is the only caller, so the text lives in the caller's static buffers. */
-static spx_errcode str_array(const spx_request *req, const char *key, const char **out,
-                             char (*buf)[SPX_LABEL_MAX + 1], size_t *n, char *err, size_t errlen)
-{
-    const msgpack_object *o = spx_map_get(req->root, key);
-    *n = 0;
-    if (!o)
-        return SPX_OK;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > SPX_CREATE_CHANNELS_MAX) {
-        snprintf(err, errlen, "create: \"%s\" must be an array of at most %d strings", key,
-                 SPX_CREATE_CHANNELS_MAX);
-        return SPX_E_BAD_REQUEST;
-    }
-    for (uint32_t i = 0; i < o->via.array.size; i++) {
-        if (spx_obj_str(&o->via.array.ptr[i], buf[i], SPX_LABEL_MAX + 1) != 0) {
-            snprintf(err, errlen, "create: %s[%u] must be a string of at most %d bytes", key, i,
-                     SPX_LABEL_MAX);
-            return SPX_E_BAD_REQUEST;
-        }
-        out[i] = buf[i];
-    }
-    *n = o->via.array.size;
-    return SPX_OK;
-}
-
 spx_errcode spx_op_create(spx_server *srv, spx_request *req, msgpack_packer *pk, char *err,
                           size_t errlen)
 {
-    char name[SPX_NAME_MAX + 1], kind_text[16];
-    spx_kind kind;
-    uint64_t dim = 0;
-    double rate = 0;
-    spx_errcode code = need_str(req, "stream", name, sizeof name, err, errlen);
-    if (code == SPX_OK)
-        code = need_str(req, "kind", kind_text, sizeof kind_text, err, errlen);
+    /* 130 KiB of channel labels: static, as only the loop thread runs control ops. */
+    static spx_create_args a;
+    spx_errcode code = spx_control_parse_create(req, &a, err, errlen);
     if (code != SPX_OK)
         return code;
-    if (spx_kind_parse(kind_text, strlen(kind_text), &kind) != 0) {
-        snprintf(err, errlen, "create: kind '%s' is not rows, series or blocks", kind_text);
-        return SPX_E_BAD_REQUEST;
-    }
-    const msgpack_object *o = spx_map_get(req->root, "dim");
-    if (!o || spx_obj_uint(o, &dim) != 0 || dim == 0 || dim > (1u << 20)) {
-        snprintf(err, errlen, "create: \"dim\" must be an integer in [1, %u]", 1u << 20);
-        return SPX_E_BAD_REQUEST;
-    }
-    if ((o = spx_map_get(req->root, "rate")) && spx_obj_double(o, &rate) != 0) {
-        snprintf(err, errlen, "create: \"rate\" must be a number");
-        return SPX_E_BAD_REQUEST;
-    }
-    /* Channel names and units: arrays of dim strings, copied by the stream. */
-    static char names_buf[SPX_CREATE_CHANNELS_MAX][SPX_LABEL_MAX + 1];
-    static char units_buf[SPX_CREATE_CHANNELS_MAX][SPX_LABEL_MAX + 1];
     const char *names[SPX_CREATE_CHANNELS_MAX], *units[SPX_CREATE_CHANNELS_MAX];
-    size_t n_names = 0, n_units = 0;
-    if ((code = str_array(req, "channel_names", names, names_buf, &n_names, err, errlen)) != SPX_OK ||
-        (code = str_array(req, "channel_units", units, units_buf, &n_units, err, errlen)) != SPX_OK)
-        return code;
-    if (n_units && (kind != SPX_KIND_SERIES || n_units != dim)) {
-        snprintf(err, errlen, "create: channel_units: need exactly dim=%llu units on a series stream",
-                 (unsigned long long)dim);
-        return SPX_E_BAD_REQUEST;
-    }
-    /* Durability and dedupe: the daemon's default unless the request says otherwise. */
-    spx_durability durability = srv->cfg.durability;
-    bool dedupe = false;
-    char dur_text[16];
-    if ((o = spx_map_get(req->root, "durability")) && o->type != MSGPACK_OBJECT_NIL &&
-        (spx_obj_str(o, dur_text, sizeof dur_text) != 0 ||
-         spx_durability_parse(dur_text, &durability) != 0)) {
-        snprintf(err, errlen, "create: \"durability\" must be none, snapshot or journal");
-        return SPX_E_BAD_REQUEST;
-    }
-    if ((o = spx_map_get(req->root, "dedupe")) && o->type != MSGPACK_OBJECT_NIL &&
-        spx_obj_bool(o, &dedupe) != 0) {
-        snprintf(err, errlen, "create: \"dedupe\" must be a bool");
-        return SPX_E_BAD_REQUEST;
-    }
+    for (size_t i = 0; i < a.n_names; i++)
+        names[i] = a.names[i];
+    for (size_t i = 0; i < a.n_units; i++)
+        units[i] = a.units[i];
     spx_stream *created;
-    code = spx_registry_create(srv->reg, name, kind, (uint32_t)dim, rate, names, n_names, &created,
-                               err, errlen);
-    if (code == SPX_OK && n_units &&
-        (code = spx_stream_set_units(created, units, n_units, err, errlen)) != SPX_OK)
+    code = spx_registry_create(srv->reg, a.stream, a.kind, a.dim, a.rate, names, a.n_names,
+                               &created, err, errlen);
+    if (code == SPX_OK && a.n_units &&
+        (code = spx_stream_set_units(created, units, a.n_units, err, errlen)) != SPX_OK)
         spx_registry_drop(srv->reg, created, NULL, 0);   /* all or nothing */
     if (code != SPX_OK)
         return code;
-    created->durability = durability;
-    created->dedupe = dedupe;
+    created->durability = a.has_durability ? a.durability : srv->cfg.durability;
+    created->dedupe = a.dedupe;
     spx_durable_stream_created(srv, created);
-    spx_info("stream=%s: created (%s, dim %llu, durability %s%s)", name, kind_text,
-             (unsigned long long)dim, spx_durability_name(created->durability),
-             dedupe ? ", dedupe" : "");
+    spx_info("stream=%s: created (%s, dim %u, durability %s%s)", a.stream, spx_kind_name(a.kind),
+             (unsigned)a.dim, spx_durability_name(created->durability), a.dedupe ? ", dedupe" : "");
     spx_reply_begin(pk, req, 0);
     return SPX_OK;
 }
@@ -178,8 +82,11 @@ spx_errcode spx_op_create(spx_server *srv, spx_request *req, msgpack_packer *pk,
 spx_errcode spx_op_drop(spx_server *srv, spx_request *req, msgpack_packer *pk, char *err,
                         size_t errlen)
 {
+    spx_target_args t;
     spx_stream *s;
-    spx_errcode code = lookup_stream(srv, req, &s, err, errlen);
+    spx_errcode code = spx_control_parse_stream(req, &t, err, errlen);
+    if (code == SPX_OK)
+        code = find_stream(srv, t.stream, &s, err, errlen);
     if (code != SPX_OK)
         return code;
     spx_pipeline *orphans[SPX_STREAM_PIPELINES_MAX];
@@ -256,18 +163,16 @@ spx_errcode spx_op_list(spx_server *srv, spx_request *req, msgpack_packer *pk, c
 spx_errcode spx_op_attach(spx_server *srv, spx_request *req, msgpack_packer *pk, char *err,
                           size_t errlen)
 {
+    spx_attach_args a;
     spx_stream *s;
-    char name[SPX_NAME_MAX + 1], algo[SPX_NAME_MAX + 1];
-    spx_errcode code = lookup_stream(srv, req, &s, err, errlen);
+    spx_errcode code = spx_control_parse_attach(req, &a, err, errlen);
     if (code == SPX_OK)
-        code = need_str(req, "pipeline", name, sizeof name, err, errlen);
-    if (code == SPX_OK)
-        code = need_str(req, "algo", algo, sizeof algo, err, errlen);
+        code = find_stream(srv, a.stream, &s, err, errlen);
     if (code != SPX_OK)
         return code;
-    const spx_pipeline_ops *ops = spx_pipeline_kind_find(algo);
+    const spx_pipeline_ops *ops = spx_pipeline_kind_find(a.algo);
     if (!ops) {
-        int off = snprintf(err, errlen, "no algorithm '%s' (", algo);
+        int off = snprintf(err, errlen, "no algorithm '%s' (", a.algo);
         const spx_pipeline_ops *const *k = spx_pipeline_kinds();
         for (size_t i = 0; k[i] && off > 0 && (size_t)off < errlen; i++)
             off += snprintf(err + off, errlen - (size_t)off, "%s%s", i ? ", " : "", k[i]->algo);
@@ -275,46 +180,22 @@ spx_errcode spx_op_attach(spx_server *srv, spx_request *req, msgpack_packer *pk,
             snprintf(err + off, errlen - (size_t)off, ")");
         return SPX_E_UNKNOWN_ALGO;
     }
-    if (spx_stream_find_pipeline(s, name)) {
-        snprintf(err, errlen, "pipeline %s.%s exists", s->name, name);
+    if (spx_stream_find_pipeline(s, a.pipeline)) {
+        snprintf(err, errlen, "pipeline %s.%s exists", s->name, a.pipeline);
         return SPX_E_EXISTS;
     }
-    spx_publish_policy policy = {.every = 0, .interval_ms = 250};
-    if ((code = opt_uint(req, "every", &policy.every, err, errlen)) != SPX_OK ||
-        (code = opt_uint(req, "interval_ms", &policy.interval_ms, err, errlen)) != SPX_OK)
-        return code;
-
     spx_param params[SPX_PARAMS_MAX];
-    char keys[SPX_PARAMS_MAX][SPX_NAME_MAX + 1], values[SPX_PARAMS_MAX][SPX_PARAM_TEXT_MAX];
-    size_t n_params = 0;
-    const msgpack_object *o = spx_map_get(req->root, "params");
-    if (o && o->type != MSGPACK_OBJECT_NIL) {
-        if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size > SPX_PARAMS_MAX) {
-            snprintf(err, errlen, "attach: \"params\" must be a map of at most %d entries",
-                     SPX_PARAMS_MAX);
-            return SPX_E_BAD_REQUEST;
-        }
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            if (spx_obj_str(&kv->key, keys[i], sizeof keys[i]) != 0 ||
-                spx_obj_scalar_text(&kv->val, values[i], sizeof values[i]) != 0) {
-                snprintf(err, errlen, "attach: params entry %u must be a string key with a "
-                         "string, number or bool value", i);
-                return SPX_E_BAD_REQUEST;
-            }
-            params[i] = (spx_param){keys[i], values[i]};
-        }
-        n_params = o->via.map.size;
-    }
+    size_t n_params = spx_attach_args_params(&a, params);
     spx_stream_info info;
     spx_stream_get_info(s, &info);
     spx_pipeline *p;
-    code = spx_pipeline_create(&p, s->name, &info, name, ops, params, n_params, policy, err, errlen);
+    code = spx_pipeline_create(&p, s->name, &info, a.pipeline, ops, params, n_params, a.policy,
+                               err, errlen);
     if (code == SPX_OK && (code = spx_stream_attach(s, p, err, errlen)) != SPX_OK)
         spx_pipeline_free(p);
     if (code != SPX_OK)
         return code;
-    spx_info("stream=%s pipeline=%s: %s attached", s->name, name, algo);
+    spx_info("stream=%s pipeline=%s: %s attached", s->name, a.pipeline, a.algo);
     spx_durable_structure_changed(srv, s);
     spx_reply_begin(pk, req, 0);
     return SPX_OK;
@@ -343,7 +224,10 @@ spx_errcode spx_op_save(spx_server *srv, spx_request *req, msgpack_packer *pk, c
 {
     spx_stream *s = NULL;
     if (spx_map_get(req->root, "stream")) {
-        spx_errcode code = lookup_stream(srv, req, &s, err, errlen);
+        spx_target_args t;
+        spx_errcode code = spx_control_parse_stream(req, &t, err, errlen);
+        if (code == SPX_OK)
+            code = find_stream(srv, t.stream, &s, err, errlen);
         if (code != SPX_OK)
             return code;
     }
@@ -367,8 +251,11 @@ spx_errcode spx_op_save(spx_server *srv, spx_request *req, msgpack_packer *pk, c
 spx_errcode spx_op_position(spx_server *srv, spx_request *req, msgpack_packer *pk, char *err,
                             size_t errlen)
 {
+    spx_target_args t;
     spx_stream *s;
-    spx_errcode code = lookup_stream(srv, req, &s, err, errlen);
+    spx_errcode code = spx_control_parse_stream(req, &t, err, errlen);
+    if (code == SPX_OK)
+        code = find_stream(srv, t.stream, &s, err, errlen);
     if (code != SPX_OK)
         return code;
     spx_reply_begin(pk, req, 10);

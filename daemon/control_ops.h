@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "codec.h"
+#include "control_args.h"
 #include "server.h"
 
 #define SPX_ENVELOPE_MAX 4
@@ -31,6 +32,9 @@ typedef struct spx_control_op {
 /* Packs {ok: true, [id,] ...} with room for n_extra more key/value pairs. */
 void spx_reply_begin(msgpack_packer *pk, const spx_request *req, size_t n_extra);
 
+/* Finds the stream and pipeline a request names. */
+spx_errcode spx_find_target(spx_server *srv, const spx_target_args *t, spx_stream **s,
+                            spx_pipeline **p, char *err, size_t errlen);
 /* Reads "stream" and "pipeline" from the request and finds them. */
 spx_errcode spx_lookup_pipeline(spx_server *srv, const spx_request *req, spx_stream **s,
                                 spx_pipeline **p, char *err, size_t errlen);

@@ -692,8 +692,9 @@ int spx_durable_replay(spx_server *srv, char *err, size_t errlen)
             spx_stream *s = spx_registry_find(srv->reg, e->d_name);
             stream_durable *d = s ? s->durable : NULL;
             uint64_t after = d && d->has_written ? d->written_covers : 0;
-            char path[PATH_MAX + 8];
-            snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+            char path[PATH_MAX];
+            if (!join_path(path, sizeof path, base, e->d_name))
+                continue;
             replay_ctx ctx = {.srv = srv, .name = e->d_name};
             spx_journal_replay_report rep;
             int rc = spx_journal_replay(path, after, replay_record, &ctx, &rep);

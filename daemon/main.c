@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 
 static void usage(FILE *out)
@@ -29,6 +30,9 @@ static void usage(FILE *out)
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
             "  --workers N          worker threads for pipeline updates (default 4)\n"
             "  --no-auto-create     refuse pushes to streams that were not created first\n"
+            "  --metrics-listen HOST:PORT\n"
+            "                       serve Prometheus metrics at http://HOST:PORT/metrics\n"
+            "                       (e.g. 127.0.0.1:9464; \"\" = off, the default)\n"
             "  -h, --help           show this help and exit\n"
             "  -V, --version        show the version and exit\n"
             "\n"
@@ -40,7 +44,7 @@ static void usage(FILE *out)
 
 enum {
     OPT_INGEST = 256, OPT_PUBLISH, OPT_CONTROL, OPT_STATE_DIR, OPT_CONFIG, OPT_CHECK_CONFIG,
-    OPT_LOG_LEVEL, OPT_WORKERS, OPT_NO_AUTO_CREATE,
+    OPT_LOG_LEVEL, OPT_WORKERS, OPT_NO_AUTO_CREATE, OPT_METRICS_LISTEN,
 };
 
 static const struct option long_options[] = {
@@ -53,6 +57,7 @@ static const struct option long_options[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"no-auto-create", no_argument, NULL, OPT_NO_AUTO_CREATE},
+    {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -175,6 +180,19 @@ static int run(spx_config *cfg, int argc, char **argv)
             cfg->auto_create = false;
             cfg->cli_set |= SPX_CLI_AUTO_CREATE;
             break;
+        case OPT_METRICS_LISTEN: {
+            char host[64], why[256];
+            uint16_t port;
+            if (optarg[0] &&
+                spx_metrics_parse_listen(optarg, host, sizeof host, &port, why, sizeof why) != 0) {
+                fprintf(stderr, "spectrad: --metrics-listen %s\n", why);
+                return 2;
+            }
+            rc = copy_arg(cfg->metrics_listen, sizeof cfg->metrics_listen, optarg,
+                          "--metrics-listen");
+            cfg->cli_set |= SPX_CLI_METRICS;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         case 'V': printf("spectrad %s (protocol %d)\n", SPX_VERSION, SPX_PROTOCOL_VERSION); return 0;
         default:

@@ -10,6 +10,7 @@
 
 #include "durable.h"
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 
 #define TICK_MS 20
@@ -43,6 +44,7 @@ static void maybe_resume_ingest(spx_server *srv)
     if (srv->ingest_paused && !srv->stopping &&
         *spx_registry_bytes_held(srv->reg) <= srv->cfg.max_queued_bytes / 2) {
         srv->ingest_paused = false;
+        srv->c.ingest_paused_ns += uv_hrtime() - srv->ingest_paused_at_ns;
         srv->transport->ops->resume(srv->transport);
         spx_debug("ingest resumed: backlog below %zu bytes", srv->cfg.max_queued_bytes / 2);
     }
@@ -178,6 +180,12 @@ static void *open_socket(spx_server *srv, int type, const char *endpoint, const 
         linger = 1000;   /* let final results reach subscribers on shutdown */
     }
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    spx_role role = type == ZMQ_PULL ? SPX_ROLE_INGEST : type == ZMQ_PUB ? SPX_ROLE_RESULTS
+                                                                         : SPX_ROLE_CONTROL;
+    if (spx_zap_secure_socket(&srv->zap, s, role, err, errlen) != 0) {
+        zmq_close(s);
+        return NULL;
+    }
     if (zmq_bind(s, endpoint) != 0) {
         snprintf(err, errlen, "%s: cannot bind %s: %s", what, endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);
@@ -237,6 +245,9 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
+    /* Before any socket binds: a CURVE handshake that found no handler would be let in. */
+    if (spx_zap_start(&srv->zap, loop, srv->zctx, &cfg->security, srv, err, errlen) != 0)
+        goto fail;
     /* The ingest and results sockets exist only with the ZeroMQ transport; control is always ZeroMQ. */
     bool zmq_io = cfg->tr.kind == SPX_TRANSPORT_ZMQ;
     void *ingest = NULL, *pub = NULL;
@@ -267,12 +278,14 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
         return -1;   /* the transport's handles are registered with the loop; the process exits */
     }
     srv->ready = true;
+    spx_zap_forget_secret(&srv->zap);
     int rc = spx_zsock_start(loop, &srv->control, control, spx_control_on_read, 64, srv);
     if (rc != 0) {
         snprintf(err, errlen, "watching sockets: %s", uv_strerror(rc));
         return -1;   /* handles are registered with the loop; the process exits */
     }
-    srv->open_handles = 2;   /* the two zsocks; signals and the timer are counted as they close */
+    srv->open_handles = 2 + srv->zap.enabled;   /* the zsocks; signals and the timer are counted
+                                                   as they close */
     uv_signal_init(loop, &srv->sig_int);
     uv_signal_init(loop, &srv->sig_term);
     uv_signal_init(loop, &srv->sig_hup);
@@ -284,12 +297,12 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     srv->tick.data = srv;
     uv_timer_start(&srv->tick, on_tick, TICK_MS, TICK_MS);
     srv->open_handles += 4;
-    const char *lo = "tcp://127.0.0.1:";
-    bool loopback = !strncmp(cfg->ingest, lo, strlen(lo)) && !strncmp(cfg->publish, lo, strlen(lo)) &&
-                    !strncmp(cfg->control, lo, strlen(lo));
-    spx_info("spectrad %s listening: ingest %s, results %s, control %s%s", SPX_VERSION, cfg->ingest,
-             cfg->publish, cfg->control,
-             loopback ? " (loopback only, no authentication)" : " (no authentication configured)");
+    if (spx_metrics_http_start(srv, err, errlen) != 0)
+        return -1;
+    spx_info("spectrad %s listening: ingest %s, results %s, control %s", SPX_VERSION, cfg->ingest,
+             cfg->publish, cfg->control);
+    spx_zap_log_mode(&srv->zap, &cfg->security,
+                     (const char *const[3]){cfg->ingest, cfg->publish, cfg->control});
     uint64_t wd = spx_service_watchdog_usec();
     if (wd) {
         /* Fed from the loop, so a wedged loop stops the pings and systemd restarts the daemon. */
@@ -303,6 +316,7 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     spx_service_status("listening on %s", cfg->ingest);
     return 0;
 fail:
+    spx_zap_abort(&srv->zap);
     if (srv->zctx)
         zmq_ctx_term(srv->zctx);
     spx_registry_free(srv->reg);
@@ -455,6 +469,9 @@ void spx_server_reload(spx_server *srv)
         {"max_message_bytes", cur->max_message_bytes != next->max_message_bytes},
         {"ingest_hwm", cur->ingest_hwm != next->ingest_hwm},
         {"publish_hwm", cur->publish_hwm != next->publish_hwm},
+        {"curve_secret_key", strcmp(cur->security.secret_key_file,
+                                    next->security.secret_key_file) != 0},
+        {"metrics_listen", strcmp(cur->metrics_listen, next->metrics_listen) != 0},
     };
     for (size_t i = 0; i < sizeof restart / sizeof restart[0]; i++)
         if (restart[i].changed)
@@ -462,6 +479,7 @@ void spx_server_reload(spx_server *srv)
                      cur->config_file);
     if (spx_server_apply_declarations(srv, next, err, sizeof err) != 0)
         spx_error("reload: %s", err);
+    spx_zap_reload(&srv->zap, &next->security);
     srv->cfg.log_level = next->log_level;
     srv->cfg.auto_create = next->auto_create;
     srv->cfg.max_queued_bytes = next->max_queued_bytes;
@@ -521,6 +539,7 @@ static void maybe_finish_stop(spx_server *srv)
     uv_close((uv_handle_t *)&srv->sig_int, on_handle_closed);
     uv_close((uv_handle_t *)&srv->sig_term, on_handle_closed);
     uv_close((uv_handle_t *)&srv->sig_hup, on_handle_closed);
+    spx_metrics_http_stop(srv);
     if (srv->watchdog_on) {
         uv_timer_stop(&srv->watchdog);
         uv_close((uv_handle_t *)&srv->watchdog, on_handle_closed);
@@ -528,6 +547,7 @@ static void maybe_finish_stop(spx_server *srv)
     srv->transport_closing = true;
     srv->transport->ops->close(srv->transport, on_transport_closed);
     spx_zsock_close(&srv->control, true, on_zsock_closed);
+    spx_zap_close(&srv->zap, on_zsock_closed);
 }
 
 void spx_server_stop(spx_server *srv)

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "stream.h"
 #include "transport.h"
+#include "zap.h"
 #include "zsock.h"
 
 typedef struct spx_pending_get spx_pending_get;
@@ -26,6 +27,7 @@ typedef struct spx_server_counters {
     uint64_t control_requests, control_errors;
     uint64_t pipeline_errors;
     uint64_t ingest_pauses;        /* times ingest stopped reading because of the backlog */
+    uint64_t ingest_paused_ns;     /* time spent paused, finished pauses (uv_hrtime) */
     uint64_t ingest_duplicates;    /* dedupe streams: resent messages dropped */
 } spx_server_counters;
 
@@ -36,6 +38,7 @@ typedef struct spx_server {
     spx_transport *transport;      /* ingest in, results out (ZeroMQ or NATS) */
     bool transport_closing;
     spx_zsock control;
+    spx_zap zap;                   /* CURVE allow-lists, when configured (zap.h) */
     spx_registry *reg;
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t tick;               /* interval publishes, backpressure release, shutdown progress */
@@ -49,6 +52,8 @@ typedef struct spx_server {
     size_t jobs_in_flight;
     spx_pending_get *gets;         /* `get` requests waiting for their pipeline */
     bool ingest_paused;
+    uint64_t ingest_paused_at_ns;  /* uv_hrtime() when the current pause began */
+    struct spx_metrics_http *metrics;   /* the Prometheus endpoint, NULL when off */
     bool stopping;
     bool durable_final;            /* shutdown snapshots requested */
     bool ready;                    /* start-up (restore, declarations, replay) is done */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "control_ops.h"
+#include "metrics.h"
 #include "durable.h"
 
 /* Packs {code: count} for the non-zero entries of an errcode-indexed array. */
@@ -17,9 +18,40 @@ static void pack_error_counts(msgpack_packer *pk, const uint64_t *errors)
             spx_pack_key_uint(pk, spx_errcode_name((spx_errcode)i), errors[i]);
 }
 
+/* auth: {curve: bool, failures: {ingest, results, control}, keys: {...}} (refused handshakes and
+ * allow-list sizes per role). */
+static void pack_auth_stats(msgpack_packer *pk, const spx_zap *z)
+{
+    spx_pack_cstr(pk, "auth");
+    msgpack_pack_map(pk, 3);
+    spx_pack_key_bool(pk, "curve", z->enabled);
+    spx_pack_cstr(pk, "failures");
+    msgpack_pack_map(pk, SPX_ROLE_COUNT);
+    for (int r = 0; r < SPX_ROLE_COUNT; r++)
+        spx_pack_key_uint(pk, spx_role_name((spx_role)r), z->failures[r]);
+    spx_pack_cstr(pk, "keys");
+    msgpack_pack_map(pk, SPX_ROLE_COUNT);
+    for (int r = 0; r < SPX_ROLE_COUNT; r++)
+        spx_pack_key_uint(pk, spx_role_name((spx_role)r), z->allow[r].n);
+}
+
+/* {"le": [upper bounds, s], "counts": [per bucket, not cumulative; one more: above the last bound]} */
+static void pack_latency(msgpack_packer *pk, const spx_latency_hist *h)
+{
+    msgpack_pack_map(pk, 2);
+    spx_pack_cstr(pk, "le");
+    msgpack_pack_array(pk, SPX_LATENCY_BOUNDS);
+    for (size_t i = 0; i < SPX_LATENCY_BOUNDS; i++)
+        msgpack_pack_double(pk, spx_latency_bound(i));
+    spx_pack_cstr(pk, "counts");
+    msgpack_pack_array(pk, SPX_LATENCY_BOUNDS + 1);
+    for (size_t i = 0; i <= SPX_LATENCY_BOUNDS; i++)
+        msgpack_pack_uint64(pk, h->counts[i]);
+}
+
 static void pack_pipeline_stats(msgpack_packer *pk, const spx_pipeline *p)
 {
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 10);
     spx_pack_key_cstr(pk, "algo", p->ops->algo);
     spx_pack_key_uint(pk, "updates", p->stats.updates);
     spx_pack_key_uint(pk, "errors", p->stats.errors);
@@ -28,6 +60,9 @@ static void pack_pipeline_stats(msgpack_packer *pk, const spx_pipeline *p)
     spx_pack_key_uint(pk, "input_seq", p->stats.input_seq);
     spx_pack_key_uint(pk, "queued", p->q_len);
     spx_pack_key_double(pk, "update_seconds", p->stats.update_seconds);
+    spx_pack_key_uint(pk, "published_bytes", p->stats.published_bytes);
+    spx_pack_cstr(pk, "latency");
+    pack_latency(pk, &p->stats.latency);
 }
 
 static void pack_stream_stats(msgpack_packer *pk, spx_stream *s)
@@ -70,10 +105,10 @@ spx_errcode spx_op_stats(spx_server *srv, spx_request *req, msgpack_packer *pk, 
                          size_t errlen)
 {
     const spx_server_counters *c = &srv->c;
-    spx_reply_begin(pk, req, 8);
+    spx_reply_begin(pk, req, 10);
     spx_pack_key_double(pk, "uptime_s", spx_now() - srv->started);
     spx_pack_cstr(pk, "ingest");
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 9);
     spx_pack_key_uint(pk, "messages", c->ingest_messages);
     spx_pack_key_uint(pk, "bytes", c->ingest_bytes);
     spx_pack_key_uint(pk, "rows", c->ingest_rows);
@@ -82,6 +117,7 @@ spx_errcode spx_op_stats(spx_server *srv, spx_request *req, msgpack_packer *pk, 
     pack_error_counts(pk, c->ingest_errors);
     spx_pack_key_bool(pk, "paused", srv->ingest_paused);
     spx_pack_key_uint(pk, "pauses", c->ingest_pauses);
+    spx_pack_key_double(pk, "paused_seconds", spx_ingest_paused_seconds(srv));
     spx_pack_key_uint(pk, "duplicates", c->ingest_duplicates);
     spx_pack_cstr(pk, "results");
     msgpack_pack_map(pk, 3);
@@ -92,9 +128,17 @@ spx_errcode spx_op_stats(spx_server *srv, spx_request *req, msgpack_packer *pk, 
     msgpack_pack_map(pk, 2);
     spx_pack_key_uint(pk, "requests", c->control_requests);
     spx_pack_key_uint(pk, "errors", c->control_errors);
+    pack_auth_stats(pk, &srv->zap);
     spx_pack_key_uint(pk, "pipeline_errors", c->pipeline_errors);
     spx_pack_key_uint(pk, "queued_bytes", *spx_registry_bytes_held(srv->reg));
     spx_pack_key_uint(pk, "jobs_in_flight", srv->jobs_in_flight);
+    uint64_t rss = 0, vm = 0;
+    spx_process_memory(&rss, &vm);   /* 0 where /proc is not mounted */
+    spx_pack_cstr(pk, "memory");
+    msgpack_pack_map(pk, 3);
+    spx_pack_key_uint(pk, "rss_bytes", rss);
+    spx_pack_key_uint(pk, "vm_bytes", vm);
+    spx_pack_key_uint(pk, "queued_bytes", *spx_registry_bytes_held(srv->reg));
     size_t n = spx_registry_count(srv->reg);
     spx_pack_cstr(pk, "streams");
     msgpack_pack_map(pk, n);

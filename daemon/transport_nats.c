@@ -265,6 +265,7 @@ static void drain(nats_transport *nt)
         if (spx_ingest_backlogged(srv)) {
             nt->paused = true;
             srv->ingest_paused = true;
+            srv->ingest_paused_at_ns = uv_hrtime();
             srv->c.ingest_pauses++;
             return;
         }

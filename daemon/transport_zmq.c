@@ -97,6 +97,7 @@ static unsigned on_read(spx_zsock *zs, unsigned budget)
              * producers, instead of growing without bound. Resumed from job completion. */
             spx_zsock_pause(zs);
             srv->ingest_paused = true;
+            srv->ingest_paused_at_ns = uv_hrtime();
             srv->c.ingest_pauses++;
             spx_debug("ingest paused: %zu bytes queued", *spx_registry_bytes_held(srv->reg));
             break;

@@ -257,6 +257,7 @@ static int pack_body_at(spx_job *job, uint64_t extra, double t_in)
         return -EINVAL;
     }
     w->stats.published++;
+    w->stats.published_bytes += sb.size;
     w->count_since_publish = 0;
     w->last_publish = now;
     w->dirty = false;
@@ -346,7 +347,9 @@ void spx_job_run(spx_job *job)
         w->stats.input_seq = in.seq;
         double t0 = monotonic_seconds();
         int rc = p->ops->update(p->state, &in, w->last_error, sizeof w->last_error);
-        w->stats.update_seconds += monotonic_seconds() - t0;
+        double took = monotonic_seconds() - t0;
+        w->stats.update_seconds += took;
+        spx_latency_record(&w->stats.latency, took);
         if (rc != 0) {
             w->stats.errors++;
             job->failed++;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "batch.h"
+#include "latency_hist.h"
 #include "pipeline_kind.h"
 
 #define SPX_PARAMS_MAX 32
@@ -30,9 +31,11 @@ typedef struct spx_pipeline_stats {
     uint64_t updates;          /* inputs applied */
     uint64_t errors;           /* inputs the algorithm refused */
     uint64_t published;        /* result bodies made */
+    uint64_t published_bytes;  /* bytes of those bodies */
     uint64_t count;            /* rows/samples/blocks applied */
     uint64_t input_seq;        /* stream message number of the newest input applied */
     double update_seconds;     /* total worker time spent in update */
+    spx_latency_hist latency;  /* time of each update call, refused inputs included */
 } spx_pipeline_stats;
 
 /* State owned by whichever thread runs the pipeline's job (loop thread when idle). */

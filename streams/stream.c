@@ -331,27 +331,6 @@ int spx_stream_accept(spx_stream *s, const spx_ingest_header *h, spx_batch *b)
     return 0;
 }
 
-const char *spx_durability_name(spx_durability d)
-{
-    switch (d) {
-    case SPX_DURABILITY_SNAPSHOT: return "snapshot";
-    case SPX_DURABILITY_JOURNAL: return "journal";
-    default: return "none";
-    }
-}
-
-int spx_durability_parse(const char *s, spx_durability *out)
-{
-    static const spx_durability all[] = {SPX_DURABILITY_NONE, SPX_DURABILITY_SNAPSHOT,
-                                         SPX_DURABILITY_JOURNAL};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (!strcmp(s, spx_durability_name(all[i]))) {
-            *out = all[i];
-            return 0;
-        }
-    return -1;
-}
-
 bool spx_stream_is_duplicate(spx_stream *s, const spx_ingest_header *h)
 {
     if (!s->dedupe || !h->has_seq || !s->has_last_seq || h->seq > s->last_seq)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole suite: (1) every test on the optimised build, (2) every test again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, (3) the integration tests with the daemon under
-# valgrind (leaks and invalid accesses make the daemon exit 99, which fails the test).
+# valgrind (leaks and invalid accesses make the daemon exit 99, which fails the test), (4) the
+# libFuzzer harnesses for FUZZ_SECONDS (default 60) each on a copy of the committed corpus.
 # Usage: tests/run-all.sh BUILD_DIR ASAN_BUILD_DIR
 set -uo pipefail
 build=${1:-build}
@@ -39,13 +40,13 @@ if [ "${CI:-}" = "true" ] && [ ! -d "$(dirname "$0")/../../shared/data" ]; then
   echo "CI=true but ../shared/data is missing: the data-driven tests will fail" >&2
 fi
 
-run "tests (optimised build)" ctest --test-dir "$build" --output-on-failure -j "$jobs"
+run "tests (optimised build)" ctest --test-dir "$build" --output-on-failure -j "$jobs" -LE fuzz
 # Criterion reports a test whose forked worker leaked as passed, so the sanitizer run keeps every
 # test's output (-V) and any sanitizer report in it fails the run.
 asan_suite() {
   local out; out=$(mktemp)
   env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --test-dir "$asan" -V -j "$jobs" >"$out" 2>&1
+      ctest --test-dir "$asan" -V -j "$jobs" -LE fuzz >"$out" 2>&1
   local rc=$?
   grep -E 'tests passed, [0-9]+ tests? failed out of' "$out"
   if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|SUMMARY: (Address|UndefinedBehavior)Sanitizer|runtime error:' "$out"; then
@@ -65,6 +66,10 @@ if command -v valgrind >/dev/null; then
 else
   failed=$((failed + 1)); summary+=("FAIL  valgrind is not installed (deploy/install-deps.sh installs it)")
 fi
+# The fuzzers carry their own ASan+UBSan; without clang's libFuzzer there are no fuzz tests and
+# ctest finds none, which fails this step (deploy/install-deps.sh test installs clang).
+run "fuzz (libFuzzer+ASan+UBSan, ${FUZZ_SECONDS:-60} s per harness)" \
+    ctest --test-dir "$build" --output-on-failure -j "$jobs" -L fuzz --no-tests=error
 
 echo
 printf '%s\n' "${summary[@]}"

@@ -34,7 +34,7 @@ typedef struct cli_spec {
 typedef int (*cli_option_fn)(cli_ctx *ctx, void *state, int id, const char *value);
 
 /* Parses a subcommand's arguments. Its own options go to on_option (which returns 0 or CLI_USAGE),
- * the global options (--control, --ingest, --publish, --timeout) update ctx unless the subcommand
+ * the global options (--control, --ingest, --publish, --timeout, --server-key, --key) update ctx unless the subcommand
  * defines an option of the same name, "--help" prints usage and returns CLI_HELP. Positional
  * arguments (and everything after "--") are returned in pos (malloc'd array of argv pointers).
  * Prints "spectra: <cmd>: ..." and returns CLI_USAGE on a bad command line. */
@@ -139,8 +139,11 @@ int cmd_call(cli_ctx *ctx, int argc, char **argv);
 int cmd_algos(cli_ctx *ctx, int argc, char **argv);
 int cmd_get_detail(cli_ctx *ctx, const char *stream, const char *pipeline, const char *detail,
                    char **words, size_t n_words, const char *output, int pretty);
+int cmd_save(cli_ctx *ctx, int argc, char **argv);
+int cmd_position(cli_ctx *ctx, int argc, char **argv);
 int cmd_push(cli_ctx *ctx, int argc, char **argv);
 int cmd_sub(cli_ctx *ctx, int argc, char **argv);
 int cmd_bench(cli_ctx *ctx, int argc, char **argv);
+int cmd_keygen(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -11,7 +11,7 @@ static const char *const reply_envelope[] = {"ok", "id", NULL};
 
 enum {
     OPT_PRETTY = 1, OPT_KIND, OPT_DIM, OPT_RATE, OPT_CHANNELS, OPT_EVERY, OPT_INTERVAL, OPT_DETAIL,
-    OPT_OUTPUT, OPT_UNITS
+    OPT_OUTPUT, OPT_UNITS, OPT_DURABILITY, OPT_DEDUPE
 };
 
 typedef struct op_state {
@@ -23,6 +23,8 @@ typedef struct op_state {
     const char *channels, *units;
     int64_t every, interval_ms;
     const char *detail, *output;
+    spectra_durability durability;
+    int dedupe;
 } op_state;
 
 static int on_option(cli_ctx *ctx, void *st, int id, const char *value)
@@ -38,6 +40,12 @@ static int on_option(cli_ctx *ctx, void *st, int id, const char *value)
     case OPT_RATE: return cli_parse_double(ctx, "--rate", value, 1e-9, 1e12, &s->rate);
     case OPT_CHANNELS: s->channels = value; return 0;
     case OPT_UNITS: s->units = value; return 0;
+    case OPT_DURABILITY:
+        if (spectra_durability_parse(value, &s->durability))
+            return cli_usage_error(ctx, "--durability: '%s' is not none, snapshot or journal",
+                                   value);
+        return 0;
+    case OPT_DEDUPE: s->dedupe = 1; return 0;
     case OPT_DETAIL: s->detail = value; return 0;
     case OPT_OUTPUT: s->output = value; return 0;
     case OPT_EVERY:
@@ -287,17 +295,25 @@ int cmd_create(cli_ctx *ctx, int argc, char **argv)
     static const char usage[] =
         "usage: spectra create STREAM --kind rows|series|blocks --dim D [--rate HZ]\n"
         "                      [--channels a,b,c] [--units uV|uV,uV,mV]\n"
+        "                      [--durability none|snapshot|journal] [--dedupe]\n"
         "\n"
         "Creates a stream. --dim is the row dimension d (rows), the channel count C (series) or\n"
         "the rows per block m (blocks); with --channels it defaults to the number of names.\n"
         "--rate is the nominal sample rate of a series in Hz; --units the physical unit of its\n"
         "channels (one for all, or one per channel).\n"
+        "--durability: how the stream survives a daemon restart (the daemon needs a state dir):\n"
+        "none (lost), snapshot (restored from its newest snapshot: 'spectra save'), journal\n"
+        "(snapshot plus every message accepted since). Default: the daemon's 'durability'.\n"
+        "--dedupe: drop a message whose producer seq the stream has already accepted, so a\n"
+        "producer may resend after a failure ('spectra push --resume').\n"
         "Streams are also created by the first push when the daemon allows it (auto_create).\n";
     static const cli_spec specs[] = {{"--kind", 1, OPT_KIND},
                                      {"--dim", 1, OPT_DIM},
                                      {"--rate", 1, OPT_RATE},
                                      {"--channels", 1, OPT_CHANNELS},
                                      {"--units", 1, OPT_UNITS},
+                                     {"--durability", 1, OPT_DURABILITY},
+                                     {"--dedupe", 0, OPT_DEDUPE},
                                      {NULL, 0, 0}};
     op_state s;
     char **pos;
@@ -348,13 +364,17 @@ int cmd_create(cli_ctx *ctx, int argc, char **argv)
         rc = cli_usage_error(ctx, "--units: one unit, or one per channel (%u), not %zu", dim,
                              n_units);
     if (rc == CLI_OK) {
+        spectra_create_options co;
+        spectra_create_options_init(&co);
+        co.rate = s.rate;
+        co.channel_names = (const char *const *)names;
+        co.n_names = n_names;
+        co.channel_units = (const char *const *)units;
+        co.n_units = n_units;
+        co.durability = s.durability;
+        co.dedupe = s.dedupe;
         spectra_client *c = cli_connect(ctx);
-        rc = c ? simple_op(ctx,
-                           spectra_create_ex(c, pos[0], kind, dim, s.rate,
-                                             (const char *const *)names, n_names,
-                                             (const char *const *)units, n_units),
-                           c)
-               : CLI_FAIL;
+        rc = c ? simple_op(ctx, spectra_create_with(c, pos[0], kind, dim, &co), c) : CLI_FAIL;
     }
     free(names);
     free(copy);

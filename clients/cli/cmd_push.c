@@ -14,7 +14,7 @@ enum {
     OPT_COLUMNS = 1, OPT_SKIP, OPT_DELIM, OPT_HEADER, OPT_NO_HEADER, OPT_DTYPE, OPT_BATCH,
     OPT_RATE, OPT_KIND, OPT_END, OPT_WAIT, OPT_SEND_TIMEOUT, OPT_QUIET, OPT_FORMAT,
     OPT_TIME_COLUMN, OPT_SAMPLE_RATE, OPT_T0, OPT_NORMALIZE, OPT_CHUNK, OPT_CHANNELS,
-    OPT_BLOCK_SHAPE, OPT_ID_PREFIX, OPT_NATS, OPT_PARTITIONS, OPT_NATS_CREDS
+    OPT_BLOCK_SHAPE, OPT_ID_PREFIX, OPT_RESUME, OPT_NATS, OPT_PARTITIONS, OPT_NATS_CREDS
 };
 
 /* Which option belongs to which input, to refuse one that would be silently ignored. */
@@ -112,6 +112,14 @@ static const char usage[] =
     "                       is created by its first message on the worker that owns it\n"
     "  --partitions P       the workers' partitions= (default 16); with --nats\n"
     "  --nats-creds FILE    NATS credentials (.creds); with --nats\n"
+    "\n"
+    "Sequence numbers: the messages carry producer seq numbers. A push to a stream that\n"
+    "already has some continues after the stream's last_seq (see 'spectra position'), so a\n"
+    "--dedupe stream does not take it for a resend.\n"
+    "  --resume             resend FILE after a failure: skip its first N messages, N the\n"
+    "                       stream's durable_seq, and number the rest N+1, N+2, ... (the\n"
+    "                       stream's messages must have come from FILE, pushed with the same\n"
+    "                       options from seq 1); says on stderr how many were skipped\n"
     "\n"
     "Examples:\n"
     "  spectra push etth1 ETTh1.csv --kind series --time-column date --normalize train=8640\n"
@@ -237,6 +245,7 @@ static int on_option(cli_ctx *ctx, void *st, int id, const char *v)
         return 0;
     case OPT_END: o->end = 1; return 0;
     case OPT_WAIT: o->wait = 1; return 0;
+    case OPT_RESUME: o->resume = 1; return 0;
     case OPT_QUIET: o->quiet = 1; return 0;
     case OPT_SEND_TIMEOUT:
         return cli_parse_seconds_ms(ctx, "--send-timeout", v, &o->send_timeout_ms);
@@ -335,7 +344,7 @@ static void settle_batch(push_opts *o, const push_source *src)
 
 /* Per-stream counters from `stats` (all 0 when the stream is unknown). */
 typedef struct stream_counts {
-    uint64_t messages, rejected;
+    uint64_t messages, rejected, duplicates;
     int known;
 } stream_counts;
 
@@ -351,11 +360,14 @@ static int read_counts(spectra_client *c, const char *stream, stream_counts *out
     out->known = spectra_msg_uint(reply, path, &out->messages) == 0;
     snprintf(path, sizeof path, "streams.%s.rejected", stream);
     spectra_msg_uint(reply, path, &out->rejected);
+    snprintf(path, sizeof path, "streams.%s.duplicates", stream);
+    spectra_msg_uint(reply, path, &out->duplicates);
     spectra_msg_free(reply);
     return 0;
 }
 
-/* Polls stats until the daemon has counted `sent` more messages (accepted or rejected) than in
+/* Polls stats until the daemon has counted `sent` more messages (accepted, rejected or dropped as
+ * duplicates) than in
  * `before`; gives up when the counters stop moving for the request timeout. */
 static int wait_taken(const cli_ctx *ctx, spectra_client *c, const char *stream,
                       const stream_counts *before, uint64_t sent)
@@ -368,7 +380,8 @@ static int wait_taken(const cli_ctx *ctx, spectra_client *c, const char *stream,
         int rc = read_counts(c, stream, &now);
         if (rc)
             return cli_client_error(ctx, c, rc);
-        uint64_t total = (now.messages - before->messages) + (now.rejected - before->rejected);
+        uint64_t total = (now.messages - before->messages) + (now.rejected - before->rejected) +
+                         (now.duplicates - before->duplicates);
         if (total >= sent)
             break;
         if (total != last_total) {
@@ -430,6 +443,21 @@ static void print_summary(const char *stream, const push_source *src, const push
     }
 }
 
+static void print_resumed(const char *stream, const push_source *src, const push_totals *tot,
+                          uint64_t durable_seq)
+{
+    const char *unit = src->kind == SPECTRA_BLOCKS   ? "blocks"
+                       : src->kind == SPECTRA_SERIES ? "samples"
+                                                     : "rows";
+    fprintf(stderr, "spectra: push: %s: resumed after seq %llu: skipped %llu messages (%llu %s)\n",
+            stream, (unsigned long long)durable_seq, (unsigned long long)tot->skipped,
+            (unsigned long long)tot->skipped_rows, unit);
+    if (tot->skipped < durable_seq)
+        fprintf(stderr, "spectra: push: %s: the input has only %llu messages, fewer than the "
+                        "stream's durable_seq %llu (another file, or other options?)\n",
+                stream, (unsigned long long)tot->skipped, (unsigned long long)durable_seq);
+}
+
 int cmd_push(cli_ctx *ctx, int argc, char **argv)
 {
     static const cli_spec specs[] = {
@@ -444,9 +472,8 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
         {"--t0", 1, OPT_T0}, {"--normalize", 1, OPT_NORMALIZE},
         {"--chunk", 1, OPT_CHUNK}, {"--channels", 1, OPT_CHANNELS},
         {"--block-shape", 1, OPT_BLOCK_SHAPE}, {"--id-prefix", 1, OPT_ID_PREFIX},
-        {"--nats", 1, OPT_NATS}, {"--partitions", 1, OPT_PARTITIONS},
-        {"--nats-creds", 1, OPT_NATS_CREDS},
-        {NULL, 0, 0}};
+        {"--resume", 0, OPT_RESUME}, {"--nats", 1, OPT_NATS}, {"--partitions", 1, OPT_PARTITIONS},
+        {"--nats-creds", 1, OPT_NATS_CREDS}, {NULL, 0, 0}};
     push_cmd p;
     memset(&p, 0, sizeof p);
     push_opts *o = &p.o;
@@ -470,9 +497,9 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
     }
     const char *stream = pos[0], *path = pos[1];
     o->path = path;
-    if (p.nats_url && o->wait) {
+    if (p.nats_url && (o->wait || o->resume)) {
         free(pos);
-        return cli_usage_error(ctx, "--wait needs the control socket: not with --nats");
+        return cli_usage_error(ctx, "--wait and --resume need the control socket: not with --nats");
     }
     if (!spectra_name_valid(stream)) {
         rc = cli_usage_error(ctx, "bad stream name '%s' (1 to 64 of [A-Za-z0-9_-])", stream);
@@ -515,6 +542,8 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
     stream_counts before = {0};
     push_totals tot = {0};
     int status = CLI_OK;
+    int existed = 0;
+    uint64_t skip = 0;
     cli_nats *nats = NULL;
     if (p.nats_url) {
         /* JetStream stores the messages; whichever worker owns the stream applies them. */
@@ -528,13 +557,17 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
         if (rc)
             status = cli_client_error(ctx, c, rc);
         if (status == CLI_OK)
-            status = push_prepare_stream(ctx, c, stream, &src);
+            status = push_prepare_stream(ctx, c, stream, &src, &existed);
+        if (status == CLI_OK && existed)
+            status = push_continue_seq(ctx, c, stream, o, &skip);
     }
     if (status == CLI_OK && o->wait && (rc = read_counts(c, stream, &before)))
         status = cli_client_error(ctx, c, rc);
     double start = cli_now();
     if (status == CLI_OK)
-        status = push_send_all(ctx, c, stream, &src, o, &tot);
+        status = push_send_all(ctx, c, stream, &src, o, skip, &tot);
+    if (status == CLI_OK && o->resume && !o->quiet)
+        print_resumed(stream, &src, &tot, skip);
     if (status == CLI_OK && o->wait)
         status = wait_taken(ctx, c, stream, &before, tot.messages);
     if (nats) {

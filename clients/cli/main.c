@@ -22,9 +22,12 @@ static const command commands[] = {
     {"get", cmd_get, "the current result of a pipeline, or a named detail of it (JSON)"},
     {"call", cmd_call, "run a named operation of a pipeline (fit, recluster, load_model, ...)"},
     {"algos", cmd_algos, "the algorithms the daemon can attach and their operations (JSON)"},
+    {"save", cmd_save, "snapshot a stream (or every durable stream) now; --wait until on disk"},
+    {"position", cmd_position, "how far a stream is accepted, applied and durable (JSON)"},
     {"push", cmd_push, "send a file (text, EDF, .npy, raw blocks) to a stream"},
     {"sub", cmd_sub, "print published results, one JSON object per line"},
     {"bench", cmd_bench, "measure end-to-end ingest throughput against raw ZeroMQ"},
+    {"keygen", cmd_keygen, "write a CURVE key pair NAME.key / NAME.key_secret"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -38,7 +41,7 @@ static void usage(FILE *out)
           "Commands:\n",
           out);
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fputs("\n"
           "Global options (also accepted after the command):\n"
           "  --control EP   control endpoint  (env SPECTRA_CONTROL, default " SPECTRA_DEFAULT_CONTROL
@@ -48,6 +51,8 @@ static void usage(FILE *out)
           "  --publish EP   results endpoint  (env SPECTRA_PUBLISH, default " SPECTRA_DEFAULT_PUBLISH
           ")\n"
           "  --timeout SEC  control request timeout (default 5)\n"
+          "  --server-key FILE  the daemon's public key file: use CURVE (env SPECTRA_SERVER_KEY)\n"
+          "  --key FILE     this client's secret key file, NAME.key_secret (env SPECTRA_KEY)\n"
           "  --version      print the version\n"
           "  --help         this help; 'spectra COMMAND --help' for a command\n"
           "\n"
@@ -72,6 +77,10 @@ static void env_endpoints(cli_ctx *ctx)
         ctx->opts.ingest = v;
     if ((v = getenv("SPECTRA_PUBLISH")) && *v)
         ctx->opts.publish = v;
+    if ((v = getenv("SPECTRA_SERVER_KEY")) && *v)
+        ctx->opts.server_key = v;
+    if ((v = getenv("SPECTRA_KEY")) && *v)
+        ctx->opts.client_key = v;
 }
 
 int main(int argc, char **argv)

@@ -28,6 +28,7 @@ typedef struct push_opts {
     int realtime;                 /* series: pace at the data's own sample rate */
     const char *id_prefix;        /* blocks: ids "<prefix><index>" instead of the index */
     int end, wait, quiet;
+    int resume;                   /* skip what the stream already holds durably */
     int send_timeout_ms;
     const char *path;             /* for messages */
 } push_opts;
@@ -35,16 +36,26 @@ typedef struct push_opts {
 typedef struct push_totals {
     uint64_t rows;                /* rows, samples or blocks sent */
     uint64_t messages, bytes, events;
+    uint64_t skipped, skipped_rows; /* --resume: messages (and their rows) left out */
 } push_totals;
 
 /* Makes sure the stream can take what src produces: an existing stream must have the same kind and
  * dimension; a missing series stream is created with its channel names and rate (rows and blocks
- * streams are created by the first message). Returns CLI_OK or CLI_FAIL (printed). */
+ * streams are created by the first message). *existed: the stream was there before. Returns
+ * CLI_OK or CLI_FAIL (printed). */
 int push_prepare_stream(const cli_ctx *ctx, spectra_client *c, const char *stream,
-                        const push_source *src);
+                        const push_source *src, int *existed);
 
-/* Sends everything src yields, one message per chunk, paced as o says. */
+/* Continues an existing stream's producer numbering: asks `position`, then numbers this push's
+ * messages from last_seq + 1 or, with o->resume, from durable_seq + 1 with *skip set to
+ * durable_seq (the messages of the input the stream already holds durably). A daemon without the
+ * position op is left alone unless o->resume. Returns CLI_OK or CLI_FAIL (printed). */
+int push_continue_seq(const cli_ctx *ctx, spectra_client *c, const char *stream,
+                      const push_opts *o, uint64_t *skip);
+
+/* Sends everything src yields, one message per chunk, paced as o says; the first `skip` messages
+ * are left out (counted in tot->skipped). */
 int push_send_all(const cli_ctx *ctx, spectra_client *c, const char *stream, push_source *src,
-                  const push_opts *o, push_totals *tot);
+                  const push_opts *o, uint64_t skip, push_totals *tot);
 
 #endif

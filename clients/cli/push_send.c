@@ -101,8 +101,9 @@ static int create_series(const cli_ctx *ctx, spectra_client *c, const char *stre
 }
 
 int push_prepare_stream(const cli_ctx *ctx, spectra_client *c, const char *stream,
-                        const push_source *src)
+                        const push_source *src, int *existed)
 {
+    *existed = 0;
     if (src->width > UINT32_MAX || source_dim(src) > UINT32_MAX) {
         cli_error(ctx, "%zu columns are more than a stream can have", src->width);
         return CLI_FAIL;
@@ -111,8 +112,10 @@ int push_prepare_stream(const cli_ctx *ctx, spectra_client *c, const char *strea
     int rc = find_stream(ctx, c, stream, &info);
     if (rc)
         return rc;
-    if (info.exists)
+    if (info.exists) {
+        *existed = 1;
         return check_existing(ctx, stream, &info, src);
+    }
     if (src->kind != SPECTRA_SERIES)
         return CLI_OK;
     rc = create_series(ctx, c, stream, src);
@@ -120,7 +123,39 @@ int push_prepare_stream(const cli_ctx *ctx, spectra_client *c, const char *strea
         return rc;
     if ((rc = find_stream(ctx, c, stream, &info)))
         return rc;
+    *existed = info.exists;
     return info.exists ? check_existing(ctx, stream, &info, src) : CLI_OK;
+}
+
+int push_continue_seq(const cli_ctx *ctx, spectra_client *c, const char *stream,
+                      const push_opts *o, uint64_t *skip)
+{
+    *skip = 0;
+    spectra_stream_position pos;
+    int rc = spectra_position(c, stream, &pos);
+    if (rc == SPECTRA_EDAEMON && strcmp(spectra_last_error_code(c), "unknown_stream") == 0)
+        return CLI_OK;   /* dropped meanwhile: a fresh stream numbers from 1 */
+    if (rc == SPECTRA_EDAEMON && strcmp(spectra_last_error_code(c), "unknown_op") == 0 &&
+        !o->resume)
+        return CLI_OK;   /* a daemon from before durable state */
+    if (rc)
+        return cli_client_error(ctx, c, rc);
+    uint64_t after = 0;
+    if (o->resume) {
+        after = pos.has_durable_seq ? pos.durable_seq : 0;
+        *skip = after;
+        /* Accepted but not yet durable: sent again, and applied again unless dedupe drops it. */
+        if (pos.has_last_seq && pos.last_seq > after)
+            cli_error(ctx, "note: stream '%s' has accepted up to seq %llu but holds only up to "
+                           "%llu durably; the messages in between are sent again (a --dedupe "
+                           "stream drops them)",
+                      stream, (unsigned long long)pos.last_seq, (unsigned long long)after);
+    } else if (pos.has_last_seq) {
+        after = pos.last_seq;
+    }
+    if (after && (rc = spectra_set_next_seq(c, stream, after + 1)))
+        return cli_client_error(ctx, c, rc);
+    return CLI_OK;
 }
 
 static void sleep_until(double deadline)
@@ -151,7 +186,7 @@ static int check_finite(const cli_ctx *ctx, const push_opts *o, const push_sourc
                       (long long)chunk->block_index, r, col, rows[i]);
         else
             cli_error(ctx, "%s: sample %llu, channel %s: %g is not finite", o->path,
-                      (unsigned long long)(tot->rows + r),
+                      (unsigned long long)(tot->skipped_rows + tot->rows + r),
                       src->names ? src->names[col] : "?", rows[i]);
         return CLI_FAIL;
     }
@@ -165,6 +200,7 @@ typedef struct sender {
     const push_source *src;
     const push_opts *o;
     push_totals *tot;
+    uint64_t skip;    /* messages still to leave out (--resume) */
     float *rows32;
     double start;
     double pace;      /* units per second, 0: no pacing */
@@ -172,6 +208,11 @@ typedef struct sender {
 
 static int send_message(sender *s, const spectra_ingest *m)
 {
+    if (s->skip) {
+        s->skip--;
+        s->tot->skipped++;
+        return CLI_OK;
+    }
     int rc = spectra_push(s->c, m);
     if (rc)
         return cli_client_error(s->ctx, s->c, rc);
@@ -223,7 +264,7 @@ static int send_chunk(sender *s, const double *rows, const push_chunk *chunk, in
         m.t0 = chunk->t0;
         m.rate = src->rate;
         /* Like live acquisition: a chunk leaves when its last sample would have been taken. */
-        if (s->pace > 0)
+        if (s->pace > 0 && !s->skip)
             sleep_until(s->start + (double)(s->tot->rows + chunk->n) / s->pace);
     } else {
         if (src->kind == SPECTRA_BLOCKS) {
@@ -234,12 +275,17 @@ static int send_chunk(sender *s, const double *rows, const push_chunk *chunk, in
                 m.id = id;
             }
         }
-        if (s->pace > 0)
+        if (s->pace > 0 && !s->skip)
             sleep_until(s->start + (double)s->tot->rows / s->pace);
     }
+    int skipped = s->skip > 0;
     if ((rc = send_message(s, &m)))
         return rc;
-    s->tot->rows += src->kind == SPECTRA_BLOCKS ? 1 : chunk->n;
+    uint64_t units = src->kind == SPECTRA_BLOCKS ? 1 : chunk->n;
+    if (skipped)
+        s->tot->skipped_rows += units;
+    else
+        s->tot->rows += units;
     return CLI_OK;
 }
 
@@ -268,7 +314,10 @@ static int send_stream(sender *s, push_source *src, double *rows, size_t batch)
         if (rc)
             return rc;
     }
-    if (s->o->end) {
+    if (s->o->end && s->skip) {
+        s->skip--;
+        s->tot->skipped++;
+    } else if (s->o->end) {
         int rc = spectra_push_end(s->c, s->stream, src->kind, src->width);
         if (rc)
             return cli_client_error(s->ctx, s->c, rc);
@@ -309,14 +358,14 @@ static int send_blocks(sender *s, push_source *src, double *bufs[2], size_t batc
 }
 
 int push_send_all(const cli_ctx *ctx, spectra_client *c, const char *stream, push_source *src,
-                  const push_opts *o, push_totals *tot)
+                  const push_opts *o, uint64_t skip, push_totals *tot)
 {
     size_t width = src->width;
     size_t batch = src->kind == SPECTRA_BLOCKS ? src->block_rows : (size_t)o->batch;
     int two = src->kind == SPECTRA_BLOCKS && o->end;
     double *bufs[2] = {malloc(batch * width * sizeof(double)),
                        two ? malloc(batch * width * sizeof(double)) : NULL};
-    sender s = {ctx, c, stream, src, o, tot, NULL, 0, 0};
+    sender s = {ctx, c, stream, src, o, tot, skip, NULL, 0, 0};
     if (o->dtype == SPECTRA_F32)
         s.rows32 = malloc(batch * width * sizeof *s.rows32);
     if (!bufs[0] || (two && !bufs[1]) || (o->dtype == SPECTRA_F32 && !s.rows32)) {

@@ -90,7 +90,8 @@ int cli_parse_seconds_ms(const cli_ctx *ctx, const char *opt, const char *value,
 int cli_is_global_option(const char *name)
 {
     return strcmp(name, "--control") == 0 || strcmp(name, "--ingest") == 0 ||
-           strcmp(name, "--publish") == 0 || strcmp(name, "--timeout") == 0;
+           strcmp(name, "--publish") == 0 || strcmp(name, "--timeout") == 0 ||
+           strcmp(name, "--server-key") == 0 || strcmp(name, "--key") == 0;
 }
 
 int cli_global_option(cli_ctx *ctx, const char *name, const char *value)
@@ -101,7 +102,15 @@ int cli_global_option(cli_ctx *ctx, const char *name, const char *value)
         ctx->opts.ingest = value;
     else if (strcmp(name, "--publish") == 0)
         ctx->opts.publish = value;
-    else if (strcmp(name, "--timeout") == 0)
+    else if (strcmp(name, "--server-key") == 0 || strcmp(name, "--key") == 0) {
+        if (!value || !*value)
+            return cli_usage_error(ctx, "%s needs a key file", name);
+        if (name[2] == 's')
+            ctx->opts.server_key = value;
+        else
+            ctx->opts.client_key = value;
+        return 1;
+    } else if (strcmp(name, "--timeout") == 0)
         return cli_parse_seconds_ms(ctx, "--timeout", value, &ctx->opts.timeout_ms) ? CLI_USAGE : 1;
     else
         return 0;
@@ -184,8 +193,20 @@ int cli_parse(cli_ctx *ctx, int argc, char **argv, const cli_spec *specs, cli_op
 spectra_client *cli_connect(const cli_ctx *ctx)
 {
     spectra_client *c = spectra_connect(&ctx->opts);
-    if (!c)
+    if (!c) {
         cli_error(ctx, "out of memory");
+        return NULL;
+    }
+    /* A key file that cannot be used is reported now, not as the failure of the first request. */
+    if ((ctx->opts.server_key || ctx->opts.client_key) &&
+        spectra_set_curve_keys(c, ctx->opts.server_key, ctx->opts.client_key) != 0) {
+        if (!ctx->opts.server_key || !ctx->opts.client_key)
+            cli_error(ctx, "CURVE needs both --server-key FILE and --key FILE");
+        else
+            cli_error(ctx, "%s", spectra_last_error(c));
+        spectra_close(c);
+        return NULL;
+    }
     return c;
 }
 

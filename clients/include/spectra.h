@@ -147,13 +147,18 @@ typedef struct spectra_options {
     int send_hwm;           /* ingest high-water mark in messages; 0: ZeroMQ's default (1000) */
     int linger_ms;          /* how long spectra_close() waits to deliver queued ingest messages;
                                < 0 until delivered (the default), 0 drop them */
+    /* CURVE (both or neither; see "CURVE keys" below): the daemon's public key file and this
+     * client's secret key file. NULL: plain sockets, as a daemon without keys expects. */
+    const char *server_key;
+    const char *client_key;
 } spectra_options;
 
 /* Fills the defaults. */
 void spectra_options_init(spectra_options *opts);
 
 /* Makes a client (opts NULL: defaults). Sockets are connected on first use, so this only fails for
- * lack of memory (NULL). */
+ * lack of memory (NULL). Key files named in opts are read here; if one cannot be used, every call
+ * that needs a socket fails with that reason (SPECTRA_EIO / SPECTRA_EPARSE / SPECTRA_EINVAL). */
 spectra_client *spectra_connect(const spectra_options *opts);
 void spectra_close(spectra_client *client);
 
@@ -162,6 +167,9 @@ const char *spectra_last_error(const spectra_client *client);
 const char *spectra_last_error_code(const spectra_client *client);
 
 int spectra_set_timeout(spectra_client *client, int timeout_ms);
+/* Sets (or with two NULLs clears) the CURVE key files for sockets opened from now on; call it
+ * before the first request, push or subscribe. Returns 0 or the error of reading a file. */
+int spectra_set_curve_keys(spectra_client *client, const char *server_key, const char *client_key);
 int spectra_set_send_timeout(spectra_client *client, int timeout_ms);
 
 /* Control: one request map out, one reply map back, matched by "id" (the library sets "id", so a
@@ -179,11 +187,73 @@ int spectra_ping(spectra_client *client, spectra_msg **reply);
  * or n_channels names. */
 int spectra_create(spectra_client *client, const char *stream, spectra_kind kind, uint32_t dim,
                    double rate, const char *const *channel_names, size_t n_channels);
-/* The same with the physical unit of each channel ("uV", "degC"; series streams; NULL = none). */
+/* The same with the physical unit of each channel ("uV", "degC"; series streams; NULL = none).
+ * Both are spectra_create_with() with the other options at their defaults. */
 int spectra_create_ex(spectra_client *client, const char *stream, spectra_kind kind, uint32_t dim,
                       double rate, const char *const *channel_names, size_t n_names,
                       const char *const *channel_units, size_t n_units);
+
+/* How a stream survives a daemon restart (the daemon needs a state dir for any of it). */
+typedef enum spectra_durability {
+    SPECTRA_DURABILITY_DEFAULT = 0,  /* create: the daemon's configured default (not sent) */
+    SPECTRA_DURABILITY_NONE = 1,     /* lost on restart */
+    SPECTRA_DURABILITY_SNAPSHOT = 2, /* restored from its newest snapshot */
+    SPECTRA_DURABILITY_JOURNAL = 3,  /* snapshot plus every message accepted since, replayed */
+} spectra_durability;
+
+/* Wire names ("none", "snapshot", "journal"; NULL for DEFAULT or an unknown value) and the inverse
+ * (0, or SPECTRA_EINVAL). */
+const char *spectra_durability_name(spectra_durability durability);
+int spectra_durability_parse(const char *name, spectra_durability *out);
+
+/* Everything `create` takes besides stream, kind and dim. Zero-initialised (or
+ * spectra_create_options_init) means: no rate, no names, no units, the daemon's durability, no
+ * dedupe. */
+typedef struct spectra_create_options {
+    double rate;                          /* series: Hz; <= 0: none */
+    const char *const *channel_names;     /* NULL or n_names names (series) */
+    size_t n_names;
+    const char *const *channel_units;     /* NULL or n_units units (series) */
+    size_t n_units;
+    spectra_durability durability;
+    int dedupe;                           /* nonzero: drop messages whose seq the stream has
+                                             already accepted (producer resends) */
+} spectra_create_options;
+
+void spectra_create_options_init(spectra_create_options *opts);
+/* opts NULL: all defaults. */
+int spectra_create_with(spectra_client *client, const char *stream, spectra_kind kind,
+                        uint32_t dim, const spectra_create_options *opts);
 int spectra_drop(spectra_client *client, const char *stream);
+
+/* The `save` op: starts a snapshot of stream (NULL: of every durable stream) now. *snapshots
+ * (may be NULL) gets how many were started; *messages (may be NULL) the stream message number the
+ * stream's snapshot covers (0 when stream is NULL). The snapshot is written in the background:
+ * it is on disk once spectra_position() shows snapshot_messages >= *messages. Daemon errors:
+ * bad_request (no state dir, or the stream's durability is none), unknown_stream. */
+int spectra_save(spectra_client *client, const char *stream, uint64_t *snapshots,
+                 uint64_t *messages);
+
+/* The `position` op, decoded. Sequence numbers are the producers' header "seq"; message numbers
+ * count the stream's accepted messages (1, 2, ...). A has_* of 0 means the daemon sent nil. */
+typedef struct spectra_stream_position {
+    char stream[SPECTRA_NAME_MAX + 1];
+    spectra_durability durability;
+    uint64_t messages;            /* accepted so far */
+    int has_last_seq;
+    uint64_t last_seq;            /* newest producer seq accepted */
+    uint64_t applied_messages;    /* applied by every pipeline */
+    uint64_t durable_messages;    /* would survive a restart now */
+    int has_durable_seq;
+    uint64_t durable_seq;         /* producer seq of the newest durable message: resume after it */
+    int has_snapshot_messages;
+    uint64_t snapshot_messages;   /* covered by the newest snapshot on disk */
+    int has_snapshot_seq;
+    uint64_t snapshot_seq;
+} spectra_stream_position;
+
+/* SPECTRA_EPROTO when the reply lacks a field or has one of another type. */
+int spectra_position(spectra_client *client, const char *stream, spectra_stream_position *out);
 /* params: "key=value" strings (split at the first '='). every / interval_ms < 0: daemon default. */
 int spectra_attach(spectra_client *client, const char *stream, const char *pipeline,
                    const char *algo, const char *const *params, size_t n_params, int64_t every,
@@ -248,6 +318,10 @@ int spectra_push_block(spectra_client *client, const char *stream, spectra_dtype
 int spectra_push_end(spectra_client *client, const char *stream, spectra_kind kind, size_t dim);
 /* The sequence number the next message to stream will carry. */
 uint64_t spectra_next_seq(const spectra_client *client, const char *stream);
+/* Makes the next message to stream carry seq next (>= 1), e.g. last_seq + 1 from
+ * spectra_position() so that a new producer continues the stream's numbering (a dedupe stream
+ * drops a message whose seq it has already accepted). */
+int spectra_set_next_seq(spectra_client *client, const char *stream, uint64_t next);
 
 /* Another way out for ingest messages (e.g. NATS JetStream, see the CLI's --nats): when set,
  * spectra_push() hands each encoded message (header, payload, its sequence number) to `send`
@@ -269,6 +343,31 @@ int spectra_unsubscribe(spectra_client *client, const char *prefix);
  * (SPECTRA_TOPIC_MAX + 1 bytes suffice), *body the decoded body map. */
 int spectra_recv_result(spectra_client *client, int timeout_ms, char *topic, size_t topic_cap,
                         spectra_msg **body);
+
+/* ---------------------------------------------------------------------------------------------
+ * CURVE keys
+ *
+ * A daemon configured with keys (docs/operations.md, "Security") accepts only CURVE clients whose
+ * public key is in the allow-list of the socket's role: producers (ingest), subscribers (results),
+ * operators (control). Key files use CZMQ's zcert text format, so existing zcert files work:
+ *
+ *     curve
+ *         public-key = "<40 Z85 characters>"
+ *         secret-key = "<40 Z85 characters>"     (only in NAME.key_secret)
+ */
+#define SPECTRA_KEY_Z85_LEN 40
+
+/* Writes a new key pair: BASE.key (public, mode 0644) and BASE.key_secret (mode 0600). Refuses
+ * (SPECTRA_EIO) when either file exists. err (may be NULL) receives the reason. */
+int spectra_keygen(const char *base, char *err, size_t errlen);
+/* Reads a key file: its public key into public_z85 (SPECTRA_KEY_Z85_LEN + 1 bytes) and, when
+ * secret_z85 is not NULL, its secret key (the file must then be a secret file). Returns 0,
+ * SPECTRA_EIO (cannot read), SPECTRA_EPARSE (bad format: "FILE:LINE: reason" in err). */
+int spectra_key_read(const char *path, char *public_z85, char *secret_z85, char *err,
+                     size_t errlen);
+/* The same from text in memory; name is used in messages. */
+int spectra_key_parse(const char *text, size_t len, const char *name, char *public_z85,
+                      char *secret_z85, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------------------------------------
  * Text tables: numbers in CSV / delimited / whitespace-separated text, read in batches of rows

@@ -31,6 +31,14 @@ struct spectra_client {
     char err_code[64];
     spectra_ingest_sink sink;
     void *sink_ctx;
+    /* CURVE: set when both key files were read; a failure to read them is kept in key_error and
+     * returned by every socket open, since spectra_connect() cannot fail for it. */
+    int curve;
+    char server_public[SPECTRA_KEY_Z85_LEN + 1];
+    char client_public[SPECTRA_KEY_Z85_LEN + 1];
+    char client_secret[SPECTRA_KEY_Z85_LEN + 1];
+    int key_rc;
+    char key_error[SPECTRA__ERR_MAX];
 };
 
 void spectra_set_ingest_sink(spectra_client *c, spectra_ingest_sink send, void *ctx)
@@ -89,6 +97,8 @@ spectra_client *spectra_connect(const spectra_options *opts)
     c->send_hwm = opts->send_hwm > 0 ? opts->send_hwm : 0;
     c->linger_ms = opts->linger_ms < 0 ? -1 : opts->linger_ms;
     c->next_id = 1;
+    if (opts->server_key || opts->client_key)
+        spectra_set_curve_keys(c, opts->server_key, opts->client_key);
     c->ctx = zmq_ctx_new();
     if (!c->control_ep || !c->ingest_ep || !c->publish_ep || !c->ctx) {
         spectra_close(c);
@@ -121,7 +131,35 @@ void spectra_close(spectra_client *c)
     free(c->ingest_ep);
     free(c->publish_ep);
     free(c->seqs);
+    memset(c->client_secret, 0, sizeof c->client_secret);
     free(c);
+}
+
+int spectra_set_curve_keys(spectra_client *c, const char *server_key, const char *client_key)
+{
+    if (!c)
+        return SPECTRA_EINVAL;
+    c->curve = 0;
+    c->key_rc = 0;
+    c->key_error[0] = '\0';
+    memset(c->client_secret, 0, sizeof c->client_secret);
+    if (!server_key && !client_key)
+        return 0;
+    int rc;
+    char why[SPECTRA__ERR_MAX - 32];
+    if (!server_key || !client_key || !*server_key || !*client_key) {
+        rc = SPECTRA_EINVAL;
+        snprintf(why, sizeof why, "CURVE needs both the server's public key file and this "
+                 "client's secret key file");
+    } else if ((rc = spectra_key_read(server_key, c->server_public, NULL, why, sizeof why)) == 0 &&
+               (rc = spectra_key_read(client_key, c->client_public, c->client_secret, why,
+                                      sizeof why)) == 0) {
+        c->curve = 1;
+        return 0;
+    }
+    c->key_rc = rc;
+    snprintf(c->key_error, sizeof c->key_error, "key: %s", why);
+    return spectra__fail(c, rc, "%s", c->key_error);
 }
 
 const char *spectra_last_error(const spectra_client *c)
@@ -170,6 +208,11 @@ int spectra_set_send_timeout(spectra_client *c, int timeout_ms)
     return 0;
 }
 
+int spectra__socket_error(const spectra_client *c)
+{
+    return c->key_rc ? c->key_rc : SPECTRA_EZMQ;
+}
+
 int spectra__send_timeout(const spectra_client *c)
 {
     return c->send_timeout_ms;
@@ -178,9 +221,21 @@ int spectra__send_timeout(const spectra_client *c)
 static void *open_socket(spectra_client *c, int type, const char *what, const char *ep,
                          int linger, int sndtimeo, int sndhwm)
 {
+    if (c->key_rc) {
+        spectra__fail(c, c->key_rc, "%s", c->key_error);
+        return NULL;
+    }
     void *s = zmq_socket(c->ctx, type);
     if (!s) {
         spectra__fail(c, SPECTRA_EZMQ, "%s socket: %s", what, zmq_strerror(errno));
+        return NULL;
+    }
+    if (c->curve && (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, c->server_public, SPECTRA_KEY_Z85_LEN) ||
+                     zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->client_public, SPECTRA_KEY_Z85_LEN) ||
+                     zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->client_secret, SPECTRA_KEY_Z85_LEN))) {
+        spectra__fail(c, SPECTRA_EZMQ, "%s socket: cannot enable CURVE: %s", what,
+                      zmq_strerror(errno));
+        zmq_close(s);
         return NULL;
     }
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
@@ -260,6 +315,17 @@ uint64_t spectra_next_seq(const spectra_client *c, const char *stream)
     return c && stream ? spectra__seq_peek(c, stream) : 0;
 }
 
+int spectra_set_next_seq(spectra_client *c, const char *stream, uint64_t next)
+{
+    if (!c)
+        return SPECTRA_EINVAL;
+    if (!spectra_name_valid(stream) || next == 0)
+        return spectra__fail(c, SPECTRA_EINVAL, "set_next_seq: needs a stream name and seq >= 1");
+    if (spectra__seq_set(c, stream, next))
+        return spectra__fail(c, SPECTRA_ENOMEM, "out of memory");
+    return 0;
+}
+
 /* ---- control round trip ------------------------------------------------------------------- */
 
 /* Drops the socket and whatever it still holds (linger 0): the next request reconnects. */
@@ -271,8 +337,9 @@ static void reset_control(spectra_client *c)
 static int fail_timeout(spectra_client *c)
 {
     reset_control(c);
-    return spectra__fail(c, SPECTRA_ETIMEDOUT, "no reply from %s within %.3g s (is spectrad running?)",
-                         c->control_ep, c->timeout_ms / 1000.0);
+    return spectra__fail(c, SPECTRA_ETIMEDOUT, "no reply from %s within %.3g s (is spectrad running%s?)",
+                         c->control_ep, c->timeout_ms / 1000.0,
+                         c->curve ? ", and is this key in its operator allow-list" : "");
 }
 
 static int send_envelope(spectra_client *c, const void *req, size_t len)
@@ -330,7 +397,7 @@ static int roundtrip(spectra_client *c, const void *req, size_t len, uint64_t id
                      spectra_msg **reply_out)
 {
     if (!control_socket(c))
-        return SPECTRA_EZMQ;
+        return spectra__socket_error(c);
     int64_t deadline = spectra__now_ms() + c->timeout_ms;
     int rc = send_envelope(c, req, len);
     if (rc)

@@ -75,6 +75,30 @@ int spectra_kind_parse(const char *name, spectra_kind *out)
     return SPECTRA_EINVAL;
 }
 
+const char *spectra_durability_name(spectra_durability durability)
+{
+    switch (durability) {
+    case SPECTRA_DURABILITY_NONE: return "none";
+    case SPECTRA_DURABILITY_SNAPSHOT: return "snapshot";
+    case SPECTRA_DURABILITY_JOURNAL: return "journal";
+    case SPECTRA_DURABILITY_DEFAULT: break;
+    }
+    return NULL;
+}
+
+int spectra_durability_parse(const char *name, spectra_durability *out)
+{
+    static const spectra_durability all[] = {SPECTRA_DURABILITY_NONE, SPECTRA_DURABILITY_SNAPSHOT,
+                                             SPECTRA_DURABILITY_JOURNAL};
+    for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(name, spectra_durability_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    }
+    return SPECTRA_EINVAL;
+}
+
 int spectra_dtype_parse(const char *name, spectra_dtype *out)
 {
     static const spectra_dtype dtypes[] = {SPECTRA_F64, SPECTRA_F32, SPECTRA_I16};

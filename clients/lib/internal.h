@@ -77,6 +77,8 @@ int spectra__sink_send(spectra_client *c, const char *stream, uint64_t seq, cons
                        size_t hdr_len, const void *payload, size_t payload_len);
 void *spectra__sub_socket(spectra_client *c);
 int spectra__send_timeout(const spectra_client *c);
+/* The code to return when one of those is NULL: a key file's error, else SPECTRA_EZMQ. */
+int spectra__socket_error(const spectra_client *c);
 
 /* A fresh request id, and one control round trip for an encoded request carrying that id:
  * 0 / SPECTRA_EDAEMON with the reply (or NULL) in *reply, or a transport error. */

@@ -150,22 +150,50 @@ int spectra_create_ex(spectra_client *c, const char *stream, spectra_kind kind, 
                       double rate, const char *const *channel_names, size_t n_names,
                       const char *const *channel_units, size_t n_units)
 {
+    spectra_create_options o;
+    spectra_create_options_init(&o);
+    o.rate = rate;
+    o.channel_names = channel_names;
+    o.n_names = n_names;
+    o.channel_units = channel_units;
+    o.n_units = n_units;
+    return spectra_create_with(c, stream, kind, dim, &o);
+}
+
+void spectra_create_options_init(spectra_create_options *opts)
+{
+    if (opts)
+        memset(opts, 0, sizeof *opts);
+}
+
+int spectra_create_with(spectra_client *c, const char *stream, spectra_kind kind, uint32_t dim,
+                        const spectra_create_options *opts)
+{
     if (!c)
         return SPECTRA_EINVAL;
+    spectra_create_options defaults;
+    spectra_create_options_init(&defaults);
+    const spectra_create_options *o = opts ? opts : &defaults;
     int rc = check_name(c, "stream", stream);
     if (rc)
         return rc;
     const char *kind_name = spectra_kind_name(kind);
     if (!kind_name)
         return spectra__fail(c, SPECTRA_EINVAL, "unknown stream kind %d", (int)kind);
+    double rate = o->rate;
     if (!(rate >= 0) || isinf(rate))
         return spectra__fail(c, SPECTRA_EINVAL, "rate must be a finite number >= 0");
-    if ((rc = check_strings(c, "channel names", channel_names, n_names)) ||
-        (rc = check_strings(c, "channel units", channel_units, n_units)))
+    if ((rc = check_strings(c, "channel names", o->channel_names, o->n_names)) ||
+        (rc = check_strings(c, "channel units", o->channel_units, o->n_units)))
         return rc;
-    int with_names = channel_names != NULL, with_units = channel_units != NULL;
+    const char *durability = spectra_durability_name(o->durability);
+    if (o->durability != SPECTRA_DURABILITY_DEFAULT && !durability)
+        return spectra__fail(c, SPECTRA_EINVAL, "unknown durability %d", (int)o->durability);
+    int with_names = o->channel_names != NULL, with_units = o->channel_units != NULL;
     request r;
-    request_begin(&r, c, "create", 3 + (rate > 0) + with_names + with_units);
+    request_begin(&r, c, "create",
+                  3 + (rate > 0) + with_names + with_units + (durability != NULL) +
+                      (o->dedupe != 0));
     pack_key_cstr(&r.pk, "stream", stream);
     pack_key_cstr(&r.pk, "kind", kind_name);
     pack_cstr(&r.pk, "dim");
@@ -176,15 +204,21 @@ int spectra_create_ex(spectra_client *c, const char *stream, spectra_kind kind, 
     }
     if (with_names) {
         pack_cstr(&r.pk, "channel_names");
-        msgpack_pack_array(&r.pk, n_names);
-        for (size_t i = 0; i < n_names; i++)
-            pack_cstr(&r.pk, channel_names[i]);
+        msgpack_pack_array(&r.pk, o->n_names);
+        for (size_t i = 0; i < o->n_names; i++)
+            pack_cstr(&r.pk, o->channel_names[i]);
     }
     if (with_units) {
         pack_cstr(&r.pk, "channel_units");
-        msgpack_pack_array(&r.pk, n_units);
-        for (size_t i = 0; i < n_units; i++)
-            pack_cstr(&r.pk, channel_units[i]);
+        msgpack_pack_array(&r.pk, o->n_units);
+        for (size_t i = 0; i < o->n_units; i++)
+            pack_cstr(&r.pk, o->channel_units[i]);
+    }
+    if (durability)
+        pack_key_cstr(&r.pk, "durability", durability);
+    if (o->dedupe) {
+        pack_cstr(&r.pk, "dedupe");
+        msgpack_pack_true(&r.pk);
     }
     return request_finish(&r, c, NULL, 0);
 }
@@ -293,4 +327,91 @@ int spectra_stats(spectra_client *c, spectra_msg **reply)
         return SPECTRA_EINVAL;
     request_begin(&r, c, "stats", 0);
     return request_finish(&r, c, reply, 0);
+}
+
+int spectra_save(spectra_client *c, const char *stream, uint64_t *snapshots, uint64_t *messages)
+{
+    if (snapshots)
+        *snapshots = 0;
+    if (messages)
+        *messages = 0;
+    if (!c)
+        return SPECTRA_EINVAL;
+    int rc = stream ? check_name(c, "stream", stream) : 0;
+    if (rc)
+        return rc;
+    request r;
+    request_begin(&r, c, "save", stream != NULL);
+    if (stream)
+        pack_key_cstr(&r.pk, "stream", stream);
+    spectra_msg *reply;
+    if ((rc = request_finish(&r, c, &reply, 0)))
+        return rc;
+    uint64_t started = 0, covers = 0;
+    if (spectra_msg_uint(reply, "snapshots", &started) ||
+        (stream && spectra_msg_uint(reply, "messages", &covers)))
+        rc = spectra__fail(c, SPECTRA_EPROTO, "save reply: no unsigned \"snapshots\"%s",
+                           stream ? " and \"messages\"" : "");
+    spectra_msg_free(reply);
+    if (!rc && snapshots)
+        *snapshots = started;
+    if (!rc && messages)
+        *messages = covers;
+    return rc;
+}
+
+/* An unsigned field that may be nil: 0 with *has set, or the lookup's error. */
+static int opt_uint(const spectra_msg *m, const char *key, int *has, uint64_t *out)
+{
+    *has = 0;
+    *out = 0;
+    int nil = spectra_msg_is_nil(m, key);
+    if (nil < 0)
+        return nil;
+    if (nil)
+        return 0;
+    int rc = spectra_msg_uint(m, key, out);
+    *has = rc == 0;
+    return rc;
+}
+
+int spectra_position(spectra_client *c, const char *stream, spectra_stream_position *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!c || !out)
+        return SPECTRA_EINVAL;
+    spectra_msg *reply;
+    int rc = stream_op(c, "position", stream, NULL, &reply);
+    if (rc)
+        return rc;
+    char durability[16];
+    const char *bad = NULL;
+    if (spectra_msg_str(reply, "stream", out->stream, sizeof out->stream))
+        bad = "stream";
+    else if (spectra_msg_str(reply, "durability", durability, sizeof durability) ||
+             spectra_durability_parse(durability, &out->durability))
+        bad = "durability";
+    else if (spectra_msg_uint(reply, "messages", &out->messages))
+        bad = "messages";
+    else if (opt_uint(reply, "last_seq", &out->has_last_seq, &out->last_seq))
+        bad = "last_seq";
+    else if (spectra_msg_uint(reply, "applied_messages", &out->applied_messages))
+        bad = "applied_messages";
+    else if (spectra_msg_uint(reply, "durable_messages", &out->durable_messages))
+        bad = "durable_messages";
+    else if (opt_uint(reply, "durable_seq", &out->has_durable_seq, &out->durable_seq))
+        bad = "durable_seq";
+    else if (opt_uint(reply, "snapshot_messages", &out->has_snapshot_messages,
+                      &out->snapshot_messages))
+        bad = "snapshot_messages";
+    else if (opt_uint(reply, "snapshot_seq", &out->has_snapshot_seq, &out->snapshot_seq))
+        bad = "snapshot_seq";
+    spectra_msg_free(reply);
+    if (bad) {
+        memset(out, 0, sizeof *out);
+        return spectra__fail(c, SPECTRA_EPROTO, "position reply: \"%s\" is missing or mistyped",
+                             bad);
+    }
+    return 0;
 }

@@ -213,7 +213,7 @@ int spectra_push(spectra_client *c, const spectra_ingest *m)
     rc = spectra__sink_send(c, m->stream, seq, hdr, hdr_len, m->data, payload_len);
     if (rc == 1) {
         void *s = spectra__ingest_socket(c);
-        rc = s ? send_frames(c, s, hdr, hdr_len, m->data, payload_len) : SPECTRA_EZMQ;
+        rc = s ? send_frames(c, s, hdr, hdr_len, m->data, payload_len) : spectra__socket_error(c);
     }
     if (hdr != small)
         free(hdr);

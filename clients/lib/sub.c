@@ -10,7 +10,7 @@ static int set_subscription(spectra_client *c, int opt, const char *prefix)
         return SPECTRA_EINVAL;
     void *s = spectra__sub_socket(c);
     if (!s)
-        return SPECTRA_EZMQ;
+        return spectra__socket_error(c);
     const char *p = prefix ? prefix : "";
     if (zmq_setsockopt(s, opt, p, strlen(p)) != 0)
         return spectra__fail(c, SPECTRA_EZMQ, "subscribe '%s': %s", p, zmq_strerror(errno));
@@ -61,7 +61,7 @@ int spectra_recv_result(spectra_client *c, int timeout_ms, char *topic, size_t t
         return SPECTRA_EINVAL;
     void *s = spectra__sub_socket(c);
     if (!s)
-        return SPECTRA_EZMQ;
+        return spectra__socket_error(c);
     zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
     int n = zmq_poll(&item, 1, timeout_ms < 0 ? -1 : timeout_ms);
     if (n < 0) {

@@ -26,19 +26,32 @@
 #include "codec.h"
 #include "eegclass_internal.h"
 
-static double monotonic_seconds(void)
+static double system_monotonic_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double wall_seconds(void)
+static double system_wall_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+static double (*monotonic_clock)(void) = system_monotonic_seconds;
+static double (*wall_clock)(void) = system_wall_seconds;
+
+void spx_eeg_set_clocks(double (*monotonic)(void), double (*wall)(void))
+{
+    monotonic_clock = monotonic ? monotonic : system_monotonic_seconds;
+    wall_clock = wall ? wall : system_wall_seconds;
+}
+
+static double monotonic_seconds(void) { return monotonic_clock(); }
+
+static double wall_seconds(void) { return wall_clock(); }
 
 /* ---- set-up -------------------------------------------------------------------------------- */
 
@@ -821,4 +834,7 @@ const spx_pipeline_ops spx_eegclass_ops = {
     .destroy = eeg_destroy,
     .command = eeg_command,
     .commands = "model,fit,load_model,reset",
+    .save = spx_eeg_state_save,
+    .load = spx_eeg_state_load,
+    .state_version = 1,
 };

@@ -170,4 +170,14 @@ bool spx_eeg_rate_ok(const spx_eeg_params *p, double rate);
 /* Sizes everything for a sample rate (idempotent once done). Returns 0 or -1 with err. */
 int spx_eeg_setup(spx_eeg_state *st, double rate, char *err, size_t errlen);
 
+/* Durable state (spx_pipeline_ops.save / .load, eegclass_state.c). */
+int spx_eeg_state_save(void *state, msgpack_packer *pk, char *err, size_t errlen);
+int spx_eeg_state_load(void *state, const msgpack_object *saved, char *err, size_t errlen);
+
+/* The clocks behind latency_ms, compute_ms and fit's seconds (seconds; NULL: the system's
+ * CLOCK_MONOTONIC / CLOCK_REALTIME). Process-wide, for tests that compare result bodies byte for
+ * byte across instances (e.g. a restored one): set it before any instance runs, never while one
+ * does. */
+void spx_eeg_set_clocks(double (*monotonic)(void), double (*wall)(void));
+
 #endif

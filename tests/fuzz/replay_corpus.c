@@ -70,7 +70,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "replay_corpus: no input found\n");
         return 1;
     }
-    printf("replayed %zu corpus inputs through the codec fuzz harness: no broken invariant\n",
+    printf("replayed %zu corpus inputs through the fuzz harness: no broken invariant\n",
            count);
     return rc ? 1 : 0;
 }

@@ -45,9 +45,26 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+void spx_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    cr_assert_eq(fputs(text, f) >= 0 && fclose(f) == 0, true, "%s: write failed", path);
+}
+
 void spx_daemon_start(spx_daemon_proc *d, const char *const *extra_args)
 {
+    spx_daemon_start_keys(d, extra_args, NULL);
+}
+
+void spx_daemon_start_keys(spx_daemon_proc *d, const char *const *extra_args,
+                           const spx_daemon_keys *keys)
+{
     memset(d, 0, sizeof *d);
+    if (keys) {
+        d->curve = true;
+        d->keys = *keys;
+    }
     snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", free_port());
     snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", free_port());
     snprintf(d->control, sizeof d->control, "tcp://127.0.0.1:%d", free_port());
@@ -122,6 +139,11 @@ void spx_daemon_restart(spx_daemon_proc *d, const char *const *extra_args)
         d->ctl = zmq_socket(d->zctx, ZMQ_DEALER);
         int linger = 0;
         zmq_setsockopt(d->ctl, ZMQ_LINGER, &linger, sizeof linger);
+        if (d->curve) {
+            cr_assert_eq(zmq_setsockopt(d->ctl, ZMQ_CURVE_SERVERKEY, d->keys.server_public, 40), 0);
+            cr_assert_eq(zmq_setsockopt(d->ctl, ZMQ_CURVE_PUBLICKEY, d->keys.client_public, 40), 0);
+            cr_assert_eq(zmq_setsockopt(d->ctl, ZMQ_CURVE_SECRETKEY, d->keys.client_secret, 40), 0);
+        }
         cr_assert_eq(zmq_connect(d->ctl, d->control), 0);
         msgpack_unpacked r;
         bool ok = false;

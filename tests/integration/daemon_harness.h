@@ -12,6 +12,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* CURVE keys (Z85) for the harness's own control socket, for a daemon started with keys. */
+typedef struct spx_daemon_keys {
+    char server_public[41];
+    char client_public[41];
+    char client_secret[41];
+} spx_daemon_keys;
+
 typedef struct spx_daemon_proc {
     pid_t pid;
     char ingest[64], publish[64], control[64];
@@ -21,6 +28,8 @@ typedef struct spx_daemon_proc {
     void *ctl;                 /* a DEALER on the control endpoint */
     char *replies[8];          /* the last replies' bytes: unpacked str/bin objects point into them */
     unsigned next_reply;
+    bool curve;                /* the control DEALER uses `keys` */
+    spx_daemon_keys keys;
 } spx_daemon_proc;
 
 /* Starts spectrad with the given extra arguments (NULL-terminated), waits until it answers ping.
@@ -31,6 +40,12 @@ void spx_daemon_kill9(spx_daemon_proc *d);
 /* Starts spectrad again on the same ports and state dir (after spx_daemon_kill9 or a stop that kept
  * them), waiting until it answers ping. */
 void spx_daemon_restart(spx_daemon_proc *d, const char *const *extra_args);
+/* The same for a daemon with CURVE: the harness's control socket (readiness ping, spx_ctl_*)
+ * authenticates with keys, which must be an operator's. */
+void spx_daemon_start_keys(spx_daemon_proc *d, const char *const *extra_args,
+                           const spx_daemon_keys *keys);
+/* Writes text to path (a config file, a key), failing the test on error. */
+void spx_write_file(const char *path, const char *text);
 /* SIGTERM and wait (up to 60 s); returns the exit status (0 for a clean stop). Removes the state dir. */
 int spx_daemon_stop(spx_daemon_proc *d);
 /* The same, keeping the state dir and the log (for a restart). */

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon_harness.h"
+#include "spectra.h"
 
 static double now_s(void)
 {
@@ -163,4 +165,55 @@ Test(config, each_error_names_file_and_line)
     char out[512], path[64];
     cr_assert_eq(check_config("[spectrad]\nworkers = 2\n", out, sizeof out, path, sizeof path), 0,
                  "%s", out);
+}
+
+/* CURVE keys ([spectrad] curve_secret_key, producer_keys, ...): each bad key file or directory is
+ * named with the config file's line, and a non-loopback endpoint without keys is refused. */
+Test(config, curve_key_errors_name_file_and_line)
+{
+    char dir[] = "/tmp/spectrad-cfgkeys-XXXXXX", base[64], err[512], text[1024];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(base, sizeof base, "%s/server", dir);
+    cr_assert_eq(spectra_keygen(base, err, sizeof err), 0, "%s", err);
+    snprintf(base, sizeof base, "%s/alice", dir);
+    cr_assert_eq(spectra_keygen(base, err, sizeof err), 0, "%s", err);
+    char bad_key[96], keys_dir[96], secret_dir[96], path[160];
+    snprintf(bad_key, sizeof bad_key, "%s/bad.key_secret", dir);
+    spx_write_file(bad_key, "curve\n    public-key = \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf~\"\n");
+    snprintf(keys_dir, sizeof keys_dir, "%s/producers", dir);
+    cr_assert_eq(mkdir(keys_dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/alice.key", keys_dir);
+    spx_write_file(path, "metadata\ncurve\n    public-key = \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\"\n");
+    snprintf(secret_dir, sizeof secret_dir, "%s/leaky", dir);
+    cr_assert_eq(mkdir(secret_dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/alice.key_secret", secret_dir);
+    spx_write_file(path, "metadata\ncurve\n");
+
+    snprintf(text, sizeof text, "[spectrad]\nlog_level = info\ncurve_secret_key = %s/nope\n", dir);
+    expect_config_error(text, 3, "No such file or directory");
+    snprintf(text, sizeof text, "[spectrad]\ncurve_secret_key = %s/server.key\n", dir);
+    expect_config_error(text, 2, "no secret-key");
+    snprintf(text, sizeof text, "[spectrad]\ncurve_secret_key = %s\n", bad_key);
+    expect_config_error(text, 2, "public-key: character '~' at position 40 is not Z85");
+    snprintf(text, sizeof text, "[spectrad]\ncurve_secret_key = %s/server.key_secret\n"
+             "operator_keys = %s/none\n", dir, dir);
+    expect_config_error(text, 3, "operator_keys");
+    snprintf(text, sizeof text, "[spectrad]\ncurve_secret_key = %s/server.key_secret\n"
+             "subscriber_keys = %s\n", dir, secret_dir);
+    expect_config_error(text, 3, "does not belong in an allow-list");
+    snprintf(text, sizeof text, "[spectrad]\nworkers = 2\nproducer_keys = %s\n", keys_dir);
+    expect_config_error(text, 3, "producer_keys needs curve_secret_key");
+    expect_config_error("[spectrad]\ningest = tcp://0.0.0.0:5555\n", 0, "allow_insecure_remote");
+    expect_config_error("[spectrad]\nallow_insecure_remote = maybe\n", 2, "expected yes or no");
+
+    char out[1024], cfg[64];
+    cr_assert_eq(check_config("[spectrad]\ningest = tcp://0.0.0.0:5555\nallow_insecure_remote = yes\n",
+                              out, sizeof out, cfg, sizeof cfg), 0, "%s", out);
+    cr_assert_eq(check_config("[spectrad]\ncontrol = ipc:///tmp/x.sock\npublish = tcp://[::1]:9\n",
+                              out, sizeof out, cfg, sizeof cfg), 0, "%s", out);
+    snprintf(text, sizeof text, "[spectrad]\ningest = tcp://0.0.0.0:5555\ncurve_secret_key = "
+             "%s/server.key_secret\nproducer_keys = %s\n", dir, keys_dir);
+    cr_assert_eq(check_config(text, out, sizeof out, cfg, sizeof cfg), 0, "%s", out);
+    snprintf(text, sizeof text, "rm -rf '%s'", dir);
+    cr_assert_eq(system(text), 0);
 }

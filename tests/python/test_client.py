@@ -45,7 +45,9 @@ def spectrad_bin():
 class Daemon:
     """A real spectrad on free loopback ports, its log in a temporary directory."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, keys=None):
+        """``keys``: {"server_key": FILE, "key": FILE} for the readiness probe of a daemon with
+        CURVE (an operator's key)."""
         binary = spectrad_bin()
         if not os.access(binary, os.X_OK):
             raise RuntimeError(f"spectrad not found at {binary} (build it, or set SPECTRAD_BIN)")
@@ -62,7 +64,7 @@ class Daemon:
                     [*wrapper, binary, "--ingest", self.ingest, "--publish", self.publish,
                      "--control", self.control, "--state-dir", self.dir, *extra],
                     stdout=log, stderr=subprocess.STDOUT)
-            probe = spectra.Client(self.control, linger=0)
+            probe = spectra.Client(self.control, linger=0, **(keys or {}))
             try:
                 probe.wait_ready(timeout=30 * SLOW)
                 return

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import zmq
 
-from . import wire
+from . import keys, wire
 from .errors import DaemonError, ProtocolError, Timeout
 from .subscriber import Subscriber, _ms
 
@@ -56,6 +56,9 @@ class Client:
     never comes back).
     ``max_message_bytes``: refuse replies and results larger than this (ZMQ_MAXMSGSIZE; None: no
     limit).
+    ``server_key``, ``key``: for a daemon with CURVE keys, the daemon's public key file and this
+    client's secret key file (zcert format, e.g. from ``spectra keygen``; see :mod:`spectra.keys`).
+    Both or neither; read here, so a bad file raises :class:`spectra.keys.KeyFileError` at once.
 
     Sockets are connected on first use, so making a Client never fails for an absent daemon. A
     timed-out request closes its control socket, so a late reply can never be taken for the answer
@@ -65,9 +68,11 @@ class Client:
 
     def __init__(self, control=DEFAULT_CONTROL, ingest=DEFAULT_INGEST, publish=DEFAULT_PUBLISH,
                  timeout=DEFAULT_TIMEOUT, send_timeout=None, send_hwm=None, linger=None,
-                 max_message_bytes=None, max_payload_bytes=DEFAULT_MAX_PAYLOAD, context=None):
+                 max_message_bytes=None, max_payload_bytes=DEFAULT_MAX_PAYLOAD, context=None,
+                 server_key=None, key=None):
         if timeout is None or timeout <= 0:
             raise ValueError("timeout must be > 0 seconds")
+        self._curve = keys.load_curve(server_key, key)
         self.control_endpoint = control
         self.ingest_endpoint = ingest
         self.publish_endpoint = publish
@@ -123,6 +128,7 @@ class Client:
             s.setsockopt(zmq.SNDTIMEO, _ms(self.timeout))
             if self.max_message_bytes:
                 s.setsockopt(zmq.MAXMSGSIZE, int(self.max_message_bytes))
+            keys.apply_curve(s, self._curve)
             s.connect(self.control_endpoint)
             self._control = s
         return self._control
@@ -210,11 +216,14 @@ class Client:
         """``{"version", "protocol", "uptime_s"}`` of the daemon."""
         return self._without_envelope(self.request("ping"))
 
-    def create(self, stream, kind, dim, rate=None, channel_names=None, channel_units=None):
+    def create(self, stream, kind, dim, rate=None, channel_names=None, channel_units=None,
+               durability=None, dedupe=None):
         """Creates a stream. ``kind``: ``"rows"``, ``"series"`` or ``"blocks"``; ``dim``: the row
         width d (rows), the channel count C (series) or the row count m of every block (blocks).
         ``rate`` (Hz), ``channel_names`` and ``channel_units`` (lists of C str, series only) are
-        optional. Errors: ``exists``, ``bad_name``, ``bad_request``."""
+        optional. ``durability``: ``"none"``, ``"snapshot"`` or ``"journal"`` (None: the daemon's
+        default); ``dedupe``: drop messages whose ``seq`` the stream has already accepted (None:
+        the daemon's default, off). Errors: ``exists``, ``bad_name``, ``bad_request``."""
         fields = {"stream": stream, "kind": kind, "dim": int(dim)}
         if rate is not None:
             fields["rate"] = float(rate)
@@ -222,7 +231,29 @@ class Client:
             fields["channel_names"] = [str(n) for n in channel_names]
         if channel_units is not None:
             fields["channel_units"] = [str(u) for u in channel_units]
+        if durability is not None:
+            if durability not in ("none", "snapshot", "journal"):
+                raise ValueError(f"durability {durability!r} is not none, snapshot or journal")
+            fields["durability"] = durability
+        if dedupe is not None:
+            fields["dedupe"] = bool(dedupe)
         self.request("create", fields)
+
+    def save(self, stream=None):
+        """Starts a snapshot of ``stream`` now (None: of every durable stream) and returns
+        ``{"snapshots": started}``, with ``"messages"`` (the stream message number the snapshot
+        covers) when a stream is given. The file is written in the background: it is on disk once
+        :meth:`position` shows ``snapshot_messages >= messages``. Errors: ``bad_request`` (no
+        state dir, or durability none), ``unknown_stream``."""
+        fields = {} if stream is None else {"stream": stream}
+        return self._without_envelope(self.request("save", fields))
+
+    def position(self, stream):
+        """How far ``stream`` is accepted, applied and durable: ``{"stream", "durability",
+        "messages", "last_seq", "applied_messages", "durable_messages", "durable_seq",
+        "snapshot_messages", "snapshot_seq"}``; the ``*_seq`` values and ``snapshot_messages``
+        are None when there is none. A restarted producer resumes after ``durable_seq``."""
+        return self._without_envelope(self.request("position", {"stream": stream}))
 
     def drop(self, stream):
         """Drops a stream with its pipelines (their queued inputs are discarded)."""
@@ -331,7 +362,8 @@ class Client:
         closed with the client. ``timeout`` and ``hwm`` as for :class:`Subscriber`."""
         self._check_open()
         sub = Subscriber(topics, publish=self.publish_endpoint, timeout=timeout,
-                         context=self._ctx, max_message_bytes=self.max_message_bytes, hwm=hwm)
+                         context=self._ctx, max_message_bytes=self.max_message_bytes, hwm=hwm,
+                         _curve=self._curve)
         self._subscribers.append(sub)
         return sub
 
@@ -344,6 +376,7 @@ class Client:
             s.setsockopt(zmq.SNDTIMEO, _ms(self._send_timeout))
             if self._send_hwm:
                 s.setsockopt(zmq.SNDHWM, int(self._send_hwm))
+            keys.apply_curve(s, self._curve)
             s.connect(self.ingest_endpoint)
             self._ingest = s
         return self._ingest

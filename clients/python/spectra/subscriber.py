@@ -4,7 +4,7 @@ import math
 
 import zmq
 
-from . import wire
+from . import keys, wire
 from .errors import ProtocolError, Timeout
 
 _DEFAULT = object()
@@ -34,10 +34,12 @@ class Subscriber:
     ``hwm``: results queued on this side before ZeroMQ drops (None: ZeroMQ's 1000); raise it
     for pipelines that publish in bursts (one body per window or forecast origin).
     ``max_message_bytes``: refuse larger results (None: no limit).
+    ``server_key``, ``key``: CURVE key files, as for :class:`spectra.Client`.
     """
 
     def __init__(self, topics="", publish=wire.DEFAULT_PUBLISH, timeout=None, context=None,
-                 max_message_bytes=None, hwm=None):
+                 max_message_bytes=None, hwm=None, server_key=None, key=None, _curve=None):
+        curve = _curve if _curve is not None else keys.load_curve(server_key, key)
         self.endpoint = publish
         self.timeout = timeout
         self.lost = 0
@@ -50,6 +52,7 @@ class Subscriber:
             self._sock.setsockopt(zmq.MAXMSGSIZE, int(max_message_bytes))
         if hwm:
             self._sock.setsockopt(zmq.RCVHWM, int(hwm))
+        keys.apply_curve(self._sock, curve)
         self._sock.connect(publish)
         for t in [topics] if isinstance(topics, str) else topics:
             self.subscribe(t)

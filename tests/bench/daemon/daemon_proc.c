@@ -50,6 +50,12 @@ spectra_client *client_for(const daemon_proc *d, int timeout_ms)
 
 void daemon_start(daemon_proc *d, const char *bin, const char *workers)
 {
+    daemon_start_config(d, bin, workers, NULL);
+}
+
+void daemon_start_config(daemon_proc *d, const char *bin, const char *workers,
+                         const char *config_path)
+{
     memset(d, 0, sizeof *d);
     snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", free_port());
     snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", free_port());
@@ -64,8 +70,13 @@ void daemon_start(daemon_proc *d, const char *bin, const char *workers)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execl(bin, bin, "--ingest", d->ingest, "--publish", d->publish, "--control", d->control,
-              "--log-level", "warn", "--workers", workers, (char *)NULL);
+        if (config_path)
+            execl(bin, bin, "--config", config_path, "--ingest", d->ingest, "--publish",
+                  d->publish, "--control", d->control, "--log-level", "warn", "--workers", workers,
+                  (char *)NULL);
+        else
+            execl(bin, bin, "--ingest", d->ingest, "--publish", d->publish, "--control",
+                  d->control, "--log-level", "warn", "--workers", workers, (char *)NULL);
         _exit(127);
     }
     d->pid = pid;

@@ -20,6 +20,9 @@ void bench_die(const char *what, const char *why);
 void bench_set_name(const char *name);
 /* Starts `bin` with --workers `workers` and waits until it answers ping (exits on failure). */
 void daemon_start(daemon_proc *d, const char *bin, const char *workers);
+/* The same with --config config_path first (endpoints, log level and workers still from here). */
+void daemon_start_config(daemon_proc *d, const char *bin, const char *workers,
+                         const char *config_path);
 /* SIGTERM and wait; keeps the daemon's log when it did not exit 0. */
 void daemon_stop(daemon_proc *d);
 /* A libspectra client on the daemon's endpoints (exits on failure). */

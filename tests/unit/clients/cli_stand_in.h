@@ -2,7 +2,8 @@
  * every control request {"ok": true, "id", "streams": []} (enough for ping, list, stats, create;
  * the last create request is kept), a PULL recording ingest frames, a PUB for results. Shared by
  * the CLI tests; each includes it once and declares TestSuite(cli, .init = setup, .fini = teardown).
- */
+ * A test may script one existing stream (stand_in_set_stream): `list` then shows it,
+ * and `position` and `save` answer for it. */
 #ifndef SPX_TEST_CLI_STAND_IN_H
 #define SPX_TEST_CLI_STAND_IN_H
 
@@ -21,6 +22,13 @@
 
 #define CLI SPX_BIN_DIR "/spectra"
 
+/* One scripted stream; a nil field is -1. */
+typedef struct stand_in_stream {
+    const char *name;          /* NULL: no stream scripted */
+    uint64_t dim, messages;
+    int64_t last_seq, durable_seq, snapshot_messages;
+} stand_in_stream;
+
 typedef struct stand_in {
     void *ctx, *router, *pull, *pub;
     char control[128], ingest[128], publish[128];
@@ -29,6 +37,8 @@ typedef struct stand_in {
     atomic_int publish_now;    /* results to publish when asked by a test */
     pthread_mutex_t lock;
     spectra_msg *create;       /* the last "create" request, under lock */
+    stand_in_stream script;
+    atomic_int positions;      /* `position` requests answered */
 } stand_in;
 
 static stand_in si;
@@ -38,6 +48,69 @@ static inline void pack_cstr(msgpack_packer *pk, const char *s)
 {
     msgpack_pack_str(pk, strlen(s));
     msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+static inline void pack_opt_seq(msgpack_packer *pk, const char *key, int64_t v)
+{
+    pack_cstr(pk, key);
+    if (v < 0)
+        msgpack_pack_nil(pk);
+    else
+        msgpack_pack_uint64(pk, (uint64_t)v);
+}
+
+/* The op-specific part of a reply to op for the scripted stream: n pairs packed after the map
+ * header the caller wrote with 1 + (id != NULL) + stand_in_pairs(op). */
+static inline uint32_t stand_in_pairs(const char *op)
+{
+    if (si.script.name && strcmp(op, "position") == 0)
+        return 9;
+    if (si.script.name && strcmp(op, "save") == 0)
+        return 2;
+    return 1;
+}
+
+static inline void stand_in_pack(msgpack_packer *pk, const char *op)
+{
+    const stand_in_stream *t = &si.script;
+    if (t->name && strcmp(op, "position") == 0) {
+        atomic_fetch_add(&si.positions, 1);
+        pack_cstr(pk, "stream");
+        pack_cstr(pk, t->name);
+        pack_cstr(pk, "durability");
+        pack_cstr(pk, "journal");
+        pack_cstr(pk, "messages");
+        msgpack_pack_uint64(pk, t->messages);
+        pack_opt_seq(pk, "last_seq", t->last_seq);
+        pack_cstr(pk, "applied_messages");
+        msgpack_pack_uint64(pk, t->messages);
+        pack_cstr(pk, "durable_messages");
+        msgpack_pack_uint64(pk, t->durable_seq < 0 ? 0 : (uint64_t)t->durable_seq);
+        pack_opt_seq(pk, "durable_seq", t->durable_seq);
+        pack_opt_seq(pk, "snapshot_messages", t->snapshot_messages);
+        pack_opt_seq(pk, "snapshot_seq", t->snapshot_messages);
+    } else if (t->name && strcmp(op, "save") == 0) {
+        pack_cstr(pk, "snapshots");
+        msgpack_pack_uint64(pk, 1);
+        pack_cstr(pk, "messages");
+        msgpack_pack_uint64(pk, t->messages);
+    } else {
+        pack_cstr(pk, "streams");
+        msgpack_pack_array(pk, t->name ? 1 : 0);
+        if (t->name) {
+            msgpack_pack_map(pk, 5);
+            pack_cstr(pk, "stream");
+            pack_cstr(pk, t->name);
+            pack_cstr(pk, "kind");
+            pack_cstr(pk, "rows");
+            pack_cstr(pk, "dim");
+            msgpack_pack_uint64(pk, t->dim);
+            pack_cstr(pk, "rate");
+            msgpack_pack_double(pk, 0);
+            pack_cstr(pk, "messages");
+            msgpack_pack_uint64(pk, t->messages);
+        }
+    }
 }
 
 static inline void *bind_any(void *ctx, int type, char *ep, size_t cap)
@@ -91,15 +164,16 @@ static inline void *serve(void *arg)
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, id ? 3 : 2);
+        pthread_mutex_lock(&si.lock);   /* si.script is set by the test thread */
+        msgpack_pack_map(&pk, (id ? 2 : 1) + stand_in_pairs(op));
         pack_cstr(&pk, "ok");
         msgpack_pack_true(&pk);
         if (id) {
             pack_cstr(&pk, "id");
             msgpack_pack_object(&pk, *id);
         }
-        pack_cstr(&pk, "streams");
-        msgpack_pack_array(&pk, 0);
+        stand_in_pack(&pk, op);
+        pthread_mutex_unlock(&si.lock);
         zmq_msg_send(&identity, si.router, ZMQ_SNDMORE);
         zmq_send(si.router, "", 0, ZMQ_SNDMORE);
         zmq_send(si.router, sb.data, sb.size, 0);
@@ -141,6 +215,14 @@ static inline void teardown(void)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* Scripts the one existing stream of the stand-in. */
+static inline void stand_in_set_stream(const stand_in_stream *t)
+{
+    pthread_mutex_lock(&si.lock);
+    si.script = *t;
+    pthread_mutex_unlock(&si.lock);
 }
 
 /* Runs `spectra <args>` with stdout and stderr captured; returns the exit status. */

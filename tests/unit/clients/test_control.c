@@ -165,6 +165,43 @@ static void answer(fake_daemon *d, zmq_msg_t *identity, int delimited, const voi
         pack_cstr(&pk, "data");
         msgpack_pack_bin(&pk, sizeof v);
         msgpack_pack_bin_body(&pk, v, sizeof v); /* little-endian host */
+    } else if (str_is(op, "save")) {
+        int one = get(root, "stream") != NULL;
+        pack_ok(&pk, id, 1 + one);
+        pack_cstr(&pk, "snapshots");
+        msgpack_pack_uint64(&pk, one ? 1 : 3);
+        if (one) {
+            pack_cstr(&pk, "messages");
+            msgpack_pack_uint64(&pk, 12);
+        }
+    } else if (str_is(op, "position")) {
+        /* Stream "s": journal, no snapshot yet; "short": no applied_messages; "str": a str
+         * where a uint belongs. */
+        int full = str_is(get(root, "stream"), "s"), mistyped = str_is(get(root, "stream"), "str");
+        pack_ok(&pk, id, full || mistyped ? 9 : 8);
+        pack_cstr(&pk, "stream");
+        msgpack_pack_object(&pk, *get(root, "stream"));
+        pack_cstr(&pk, "durability");
+        pack_cstr(&pk, "journal");
+        pack_cstr(&pk, "messages");
+        msgpack_pack_uint64(&pk, 12);
+        pack_cstr(&pk, "last_seq");
+        msgpack_pack_uint64(&pk, 40);
+        if (full || mistyped) {
+            pack_cstr(&pk, "applied_messages");
+            msgpack_pack_uint64(&pk, 11);
+        }
+        pack_cstr(&pk, "durable_messages");
+        msgpack_pack_uint64(&pk, 12);
+        pack_cstr(&pk, "durable_seq");
+        if (mistyped)
+            pack_cstr(&pk, "40");
+        else
+            msgpack_pack_uint64(&pk, 40);
+        pack_cstr(&pk, "snapshot_messages");
+        msgpack_pack_nil(&pk);
+        pack_cstr(&pk, "snapshot_seq");
+        msgpack_pack_nil(&pk);
     } else if (op && op->type == MSGPACK_OBJECT_STR) {
         pack_ok(&pk, id, 0);
     } else {
@@ -463,6 +500,95 @@ Test(control, attach_and_create_encoding)
     cr_assert_eq(get(req, "rate")->via.f64, 160);
     cr_assert(str_is(&get(req, "channel_names")->via.array.ptr[1], "Cz"));
     msgpack_unpacked_destroy(&up);
+    spectra_close(c);
+}
+
+Test(control, create_with_durability_and_dedupe)
+{
+    spectra_client *c = client_for(2000);
+    spectra_create_options o;
+    spectra_create_options_init(&o);
+    o.durability = SPECTRA_DURABILITY_JOURNAL;
+    o.dedupe = 1;
+    cr_assert_eq(spectra_create_with(c, "s", SPECTRA_ROWS, 4, &o), 0, "%s", spectra_last_error(c));
+    msgpack_unpacked up;
+    const msgpack_object *req = last_request(&up);
+    cr_assert_eq(req->via.map.size, 7, "op, id, stream, kind, dim, durability, dedupe");
+    cr_assert(str_is(get(req, "durability"), "journal"));
+    cr_assert_eq(get(req, "dedupe")->type, MSGPACK_OBJECT_BOOLEAN);
+    cr_assert(get(req, "dedupe")->via.boolean);
+    msgpack_unpacked_destroy(&up);
+
+    cr_assert_eq(spectra_create_with(c, "s", SPECTRA_ROWS, 4, NULL), 0);
+    req = last_request(&up);
+    cr_assert_eq(req->via.map.size, 5, "defaults are left to the daemon");
+    cr_assert_null(get(req, "durability"));
+    msgpack_unpacked_destroy(&up);
+
+    o.durability = (spectra_durability)7;
+    cr_assert_eq(spectra_create_with(c, "s", SPECTRA_ROWS, 4, &o), SPECTRA_EINVAL);
+    cr_assert_str_eq(spectra_last_error(c), "unknown durability 7");
+    o.durability = SPECTRA_DURABILITY_NONE;
+    o.rate = -1;
+    cr_assert_eq(spectra_create_with(c, "s", SPECTRA_ROWS, 4, &o), SPECTRA_EINVAL);
+
+    spectra_durability d;
+    cr_assert_eq(spectra_durability_parse("snapshot", &d), 0);
+    cr_assert_eq(d, SPECTRA_DURABILITY_SNAPSHOT);
+    cr_assert_eq(spectra_durability_parse("always", &d), SPECTRA_EINVAL);
+    cr_assert_null(spectra_durability_name(SPECTRA_DURABILITY_DEFAULT));
+    cr_assert_str_eq(spectra_durability_name(SPECTRA_DURABILITY_NONE), "none");
+    spectra_close(c);
+}
+
+Test(control, save_and_position_decoding)
+{
+    spectra_client *c = client_for(2000);
+    uint64_t snapshots = 99, messages = 99;
+    cr_assert_eq(spectra_save(c, "s", &snapshots, &messages), 0, "%s", spectra_last_error(c));
+    cr_assert_eq(snapshots, 1);
+    cr_assert_eq(messages, 12);
+    msgpack_unpacked up;
+    const msgpack_object *req = last_request(&up);
+    cr_assert(str_is(get(req, "op"), "save"));
+    cr_assert(str_is(get(req, "stream"), "s"));
+    msgpack_unpacked_destroy(&up);
+    cr_assert_eq(spectra_save(c, NULL, &snapshots, &messages), 0, "%s", spectra_last_error(c));
+    cr_assert_eq(snapshots, 3);
+    cr_assert_eq(messages, 0, "no stream, no message number");
+    req = last_request(&up);
+    cr_assert_eq(req->via.map.size, 2, "{op, id}");
+    msgpack_unpacked_destroy(&up);
+    cr_assert_eq(spectra_save(c, "a.b", NULL, NULL), SPECTRA_EINVAL);
+
+    spectra_stream_position p;
+    cr_assert_eq(spectra_position(c, "s", &p), 0, "%s", spectra_last_error(c));
+    cr_assert_str_eq(p.stream, "s");
+    cr_assert_eq(p.durability, SPECTRA_DURABILITY_JOURNAL);
+    cr_assert_eq(p.messages, 12);
+    cr_assert(p.has_last_seq);
+    cr_assert_eq(p.last_seq, 40);
+    cr_assert_eq(p.applied_messages, 11);
+    cr_assert_eq(p.durable_messages, 12);
+    cr_assert(p.has_durable_seq);
+    cr_assert_eq(p.durable_seq, 40);
+    cr_assert_not(p.has_snapshot_messages, "nil");
+    cr_assert_not(p.has_snapshot_seq, "nil");
+
+    cr_assert_eq(spectra_position(c, "short", &p), SPECTRA_EPROTO);
+    cr_assert_str_eq(spectra_last_error(c),
+                     "position reply: \"applied_messages\" is missing or mistyped");
+    cr_assert_eq(p.messages, 0, "cleared on failure");
+    cr_assert_eq(spectra_position(c, "str", &p), SPECTRA_EPROTO);
+    cr_assert_str_eq(spectra_last_error(c),
+                     "position reply: \"durable_seq\" is missing or mistyped");
+    cr_assert_eq(spectra_position(c, NULL, &p), SPECTRA_EINVAL);
+    cr_assert_eq(spectra_position(c, "s", NULL), SPECTRA_EINVAL);
+
+    cr_assert_eq(spectra_next_seq(c, "s"), 1);
+    cr_assert_eq(spectra_set_next_seq(c, "s", 41), 0);
+    cr_assert_eq(spectra_next_seq(c, "s"), 41);
+    cr_assert_eq(spectra_set_next_seq(c, "s", 0), SPECTRA_EINVAL);
     spectra_close(c);
 }
 
