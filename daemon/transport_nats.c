@@ -6,7 +6,8 @@
  * wake the loop (uv_async); decoding and accepting happen on the loop thread, through the same
  * spx_ingest_frames() as ZeroMQ. JetStream API calls (key-value leases, consumer creation,
  * snapshots) block until their reply, which the loop itself reads, so they never run on the loop
- * thread: each runs as a uv_work on the thread pool and its result is applied on the loop.
+ * thread: they run on the transport's two threads (lease rounds alone on one, consumers and
+ * snapshots on the other) and their results are applied on the loop (uv_async).
  *
  * Subjects: producers publish an ingest message to spectra.in.<P>.<stream>, where P is
  * spx_partition_of(stream, partitions), with a Nats-Msg-Id header for de-duplication. The body is
