@@ -25,6 +25,7 @@ void spx_config_defaults(spx_config *c)
     c->ingest_hwm = 1000;
     c->publish_hwm = 10000;
     c->log_level = SPX_LOG_INFO;
+    spx_transport_config_defaults(&c->tr);
     c->durability = SPX_DURABILITY_SNAPSHOT;
     c->snapshot_interval_s = 60;
     c->snapshot_journal_bytes = 256u << 20;
@@ -165,8 +166,12 @@ static int daemon_key(parse_ctx *ctx, const char *name, const char *value)
                                             sizeof ctx->err);
         if (taken < 0)
             return 0;
-        if (taken == 0)
+        int bad = 0;
+        if (taken == 0 &&
+            !spx_transport_config_key(&c->tr, name, value, &bad, ctx->err, sizeof ctx->err))
             FAIL("unknown key '%s' in [spectrad]", name);
+        if (bad)
+            return 0;
     }
     return 1;
 }
@@ -326,7 +331,9 @@ int spx_config_validate(const spx_config *c, char *err, size_t errlen)
                 return -1;
             }
     }
-    return spx_security_validate(&c->security, eps, err, errlen);
+    if (spx_security_validate(&c->security, eps, err, errlen) != 0)
+        return -1;
+    return spx_transport_config_validate(&c->tr, err, errlen);
 }
 
 void spx_config_keep_cli(spx_config *to, const spx_config *from)

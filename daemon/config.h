@@ -10,6 +10,7 @@
 
 #include "journal.h"
 #include "log.h"
+#include "transport_config.h"
 #include "stream.h"
 #include "security.h"
 
@@ -72,6 +73,7 @@ typedef struct spx_config {
     int ingest_hwm;                /* ZMQ_RCVHWM on ingest */
     int publish_hwm;               /* ZMQ_SNDHWM on results, per subscriber */
     spx_log_level log_level;
+    spx_transport_config tr;       /* transport = zmq | nats and the NATS keys */
     /* Durable state (docs/reliability.md); only with a state dir. */
     spx_durability durability;     /* default for streams without their own durability= */
     unsigned snapshot_interval_s;  /* snapshot changed streams this often; 0 = only save/shutdown */

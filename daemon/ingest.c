@@ -1,17 +1,16 @@
-/* The ingest socket: receive, decode, validate, accept. A message is accepted whole or not at all;
- * a refused message is counted (globally and per stream when the stream is known) and logged with
+/* The one accept path for ingest messages, whatever carried them (a transport: daemon/transport.h,
+ * or a journal replay): decode, validate, accept. A message is accepted whole or not at all; a
+ * refused message is counted (globally and per stream when the stream is known) and logged with
  * rate limiting, and the daemon carries on. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #include "durable.h"
 #include "log.h"
 #include "server.h"
-
-#define INGEST_MAX_FRAMES 2
+#include "transport.h"
 
 static void reject(spx_server *srv, spx_stream *s, const char *stream_name, spx_errcode code,
                    const char *why)
@@ -24,27 +23,14 @@ static void reject(spx_server *srv, spx_stream *s, const char *stream_name, spx_
                     stream_name && *stream_name ? stream_name : "?", spx_errcode_name(code), why);
 }
 
-static void release_zmq_msg(void *owner)
+void spx_ingest_refuse(spx_server *srv, spx_errcode code, const char *why)
 {
-    zmq_msg_close(owner);
-    free(owner);
+    reject(srv, NULL, NULL, code, why);
 }
 
-/* Receives the rest of a multipart message we will not use, so the next recv starts a new one. */
-static void discard_rest(void *sock)
+bool spx_ingest_backlogged(const spx_server *srv)
 {
-    int more = 1;
-    size_t len = sizeof more;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            return;
-        }
-        zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
-        zmq_msg_close(&m);
-    }
+    return *spx_registry_bytes_held(srv->reg) > srv->cfg.max_queued_bytes;
 }
 
 static spx_stream *stream_for(spx_server *srv, const spx_ingest_header *h, bool replay,
@@ -132,80 +118,4 @@ spx_errcode spx_ingest_frames(spx_server *srv, const void *head, size_t head_len
     if (replay || !spx_durable_defer(srv, s))
         spx_server_schedule_stream(srv, s);
     return SPX_OK;
-}
-
-/* Handles one message whose first frame is in `head`. */
-static void handle_message(spx_server *srv, zmq_msg_t *head)
-{
-    void *sock = srv->ingest.sock;
-    int more = 0;
-    size_t len = sizeof more;
-    char why[512];
-    zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
-
-    zmq_msg_t *payload = NULL;
-    if (more) {
-        payload = malloc(sizeof *payload);
-        if (!payload) {
-            discard_rest(sock);
-            reject(srv, NULL, NULL, SPX_E_INTERNAL, "out of memory");
-            return;
-        }
-        zmq_msg_init(payload);
-        if (zmq_msg_recv(payload, sock, ZMQ_DONTWAIT) < 0) {
-            release_zmq_msg(payload);
-            reject(srv, NULL, NULL, SPX_E_BAD_FRAME, "payload frame missing");
-            return;
-        }
-        zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
-        if (more) {
-            discard_rest(sock);
-            release_zmq_msg(payload);
-            reject(srv, NULL, NULL, SPX_E_BAD_FRAME, "more than 2 frames");
-            return;
-        }
-        if (zmq_msg_size(payload) > srv->cfg.max_message_bytes) {
-            snprintf(why, sizeof why, "payload of %zu bytes exceeds max_message_bytes %zu",
-                     zmq_msg_size(payload), srv->cfg.max_message_bytes);
-            release_zmq_msg(payload);
-            reject(srv, NULL, NULL, SPX_E_TOO_LARGE, why);
-            return;
-        }
-    }
-    spx_ingest_frames(srv, zmq_msg_data(head), zmq_msg_size(head),
-                      payload ? zmq_msg_data(payload) : NULL, payload ? zmq_msg_size(payload) : 0,
-                      payload, payload ? release_zmq_msg : NULL, spx_now(), false, why,
-                      sizeof why);
-}
-
-unsigned spx_ingest_on_read(spx_zsock *zs, unsigned budget)
-{
-    spx_server *srv = zs->data;
-    unsigned handled = 0;
-    while (handled < budget) {
-        if (*spx_registry_bytes_held(srv->reg) > srv->cfg.max_queued_bytes) {
-            /* Pipelines are behind: leave messages in ZeroMQ so its high-water mark pushes back on
-             * producers, instead of growing without bound. Resumed from job completion. */
-            spx_zsock_pause(zs);
-            srv->ingest_paused = true;
-            srv->ingest_paused_at_ns = uv_hrtime();
-            srv->c.ingest_pauses++;
-            spx_debug("ingest paused: %zu bytes queued", *spx_registry_bytes_held(srv->reg));
-            break;
-        }
-        zmq_msg_t head;
-        zmq_msg_init(&head);
-        if (zmq_msg_recv(&head, zs->sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&head);
-            if (zmq_errno() != EAGAIN)
-                spx_log_limited(SPX_LOG_WARN, "ingest-recv", "ingest: recv: %s",
-                                zmq_strerror(zmq_errno()));
-            break;
-        }
-        handle_message(srv, &head);
-        zmq_msg_close(&head);
-        handled++;
-    }
-    spx_durable_flush(srv);
-    return handled;
 }

@@ -28,13 +28,9 @@ static void job_work(uv_work_t *req) { spx_job_run(((job_req *)req)->job); }
 
 static void publish_bodies(spx_server *srv, const spx_job *job)
 {
-    const char *topic = job->p->topic;
-    size_t topic_len = strlen(topic);
     for (size_t i = 0; i < job->n_bodies; i++) {
-        /* PUB never blocks: a subscriber past its high-water mark loses this result and sees a gap
-         * in `seq`. */
-        if (zmq_send(srv->pub, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-            zmq_send(srv->pub, job->bodies[i], job->body_lens[i], ZMQ_DONTWAIT) < 0) {
+        if (srv->transport->ops->publish(srv->transport, job->p->topic, job->bodies[i],
+                                         job->body_lens[i]) < 0) {
             srv->c.results_dropped++;
             continue;
         }
@@ -49,7 +45,7 @@ static void maybe_resume_ingest(spx_server *srv)
         *spx_registry_bytes_held(srv->reg) <= srv->cfg.max_queued_bytes / 2) {
         srv->ingest_paused = false;
         srv->c.ingest_paused_ns += uv_hrtime() - srv->ingest_paused_at_ns;
-        spx_zsock_resume(&srv->ingest);
+        srv->transport->ops->resume(srv->transport);
         spx_debug("ingest resumed: backlog below %zu bytes", srv->cfg.max_queued_bytes / 2);
     }
 }
@@ -66,6 +62,7 @@ static void job_done(uv_work_t *req, int status)
     srv->jobs_in_flight--;
     spx_job_finish(job);
     spx_durable_job_done(srv, job);
+    spx_transport_job_done(srv->transport, job);
     if (job->failed) {
         srv->c.pipeline_errors += job->failed;
         spx_log_limited(SPX_LOG_WARN, "pipeline-update", "stream=%s pipeline=%s: %llu input(s) "
@@ -251,18 +248,25 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     /* Before any socket binds: a CURVE handshake that found no handler would be let in. */
     if (spx_zap_start(&srv->zap, loop, srv->zctx, &cfg->security, srv, err, errlen) != 0)
         goto fail;
-    void *ingest = open_socket(srv, ZMQ_PULL, cfg->ingest, "ingest", err, errlen);
-    if (!ingest)
+    /* The ingest and results sockets exist only with the ZeroMQ transport; control is always ZeroMQ. */
+    bool zmq_io = cfg->tr.kind == SPX_TRANSPORT_ZMQ;
+    void *ingest = NULL, *pub = NULL;
+    if (zmq_io && !(ingest = open_socket(srv, ZMQ_PULL, cfg->ingest, "ingest", err, errlen)))
         goto fail;
-    srv->pub = open_socket(srv, ZMQ_PUB, cfg->publish, "publish", err, errlen);
-    if (!srv->pub) {
+    if (zmq_io && !(pub = open_socket(srv, ZMQ_PUB, cfg->publish, "publish", err, errlen))) {
         zmq_close(ingest);
         goto fail;
     }
     void *control = open_socket(srv, ZMQ_ROUTER, cfg->control, "control", err, errlen);
     if (!control) {
-        zmq_close(ingest);
-        zmq_close(srv->pub);
+        if (zmq_io) {
+            zmq_close(ingest);
+            zmq_close(pub);
+        }
+        goto fail;
+    }
+    if (!(srv->transport = spx_transport_open(srv, ingest, pub, err, errlen))) {
+        zmq_close(control);
         goto fail;
     }
     /* State first (snapshots, the config's declarations, then journals), so the first message read
@@ -270,17 +274,12 @@ int spx_server_init(spx_server *srv, const spx_config *cfg, uv_loop_t *loop, cha
     if (spx_durable_restore(srv, err, errlen) != 0 ||
         spx_server_apply_declarations(srv, &srv->cfg, err, errlen) != 0 ||
         spx_durable_replay(srv, err, errlen) != 0) {
-        zmq_close(ingest);
         zmq_close(control);
-        zmq_close(srv->pub);
-        srv->pub = NULL;
-        goto fail;
+        return -1;   /* the transport's handles are registered with the loop; the process exits */
     }
     srv->ready = true;
     spx_zap_forget_secret(&srv->zap);
-    int rc = spx_zsock_start(loop, &srv->ingest, ingest, spx_ingest_on_read, cfg->ingest_budget, srv);
-    if (rc == 0)
-        rc = spx_zsock_start(loop, &srv->control, control, spx_control_on_read, 64, srv);
+    int rc = spx_zsock_start(loop, &srv->control, control, spx_control_on_read, 64, srv);
     if (rc != 0) {
         snprintf(err, errlen, "watching sockets: %s", uv_strerror(rc));
         return -1;   /* handles are registered with the loop; the process exits */
@@ -345,6 +344,8 @@ int spx_server_apply_declarations(spx_server *srv, const spx_config *cfg, char *
 {
     for (size_t i = 0; i < cfg->n_streams; i++) {
         const spx_config_stream *cs = &cfg->streams[i];
+        if (!spx_transport_owns(srv->transport, cs->name))
+            continue;   /* another worker's partition */
         spx_kind kind;
         spx_kind_parse(cs->kind, strlen(cs->kind), &kind);
         spx_stream *existing = spx_registry_find(srv->reg, cs->name);
@@ -383,6 +384,8 @@ int spx_server_apply_declarations(spx_server *srv, const spx_config *cfg, char *
     for (size_t i = 0; i < cfg->n_pipelines; i++) {
         const spx_config_pipeline *cp = &cfg->pipelines[i];
         char why[256];
+        if (!spx_transport_owns(srv->transport, cp->stream))
+            continue;
         spx_stream *s = spx_registry_find(srv->reg, cp->stream);
         const spx_pipeline_ops *ops = spx_pipeline_kind_find(cp->algo);
         if (!s) {
@@ -504,6 +507,11 @@ static void on_zsock_closed(spx_zsock *zs)
     srv->open_handles--;
 }
 
+static void on_transport_closed(spx_transport *t)
+{
+    t->srv->open_handles--;
+}
+
 static bool all_applied(spx_server *srv)
 {
     if (srv->jobs_in_flight)
@@ -521,7 +529,7 @@ static bool all_applied(spx_server *srv)
 
 static void maybe_finish_stop(spx_server *srv)
 {
-    if (!srv->stopping || srv->ingest.closing || !all_applied(srv) ||
+    if (!srv->stopping || srv->transport_closing || !all_applied(srv) ||
         !spx_durable_shutdown_done(srv))
         return;
     spx_info("all accepted input applied; closing");
@@ -536,8 +544,8 @@ static void maybe_finish_stop(spx_server *srv)
         uv_timer_stop(&srv->watchdog);
         uv_close((uv_handle_t *)&srv->watchdog, on_handle_closed);
     }
-    /* Messages still queued in ZeroMQ were never accepted: drop them rather than wait. */
-    spx_zsock_close(&srv->ingest, true, on_zsock_closed);
+    srv->transport_closing = true;
+    srv->transport->ops->close(srv->transport, on_transport_closed);
     spx_zsock_close(&srv->control, true, on_zsock_closed);
     spx_zap_close(&srv->zap, on_zsock_closed);
 }
@@ -548,7 +556,7 @@ void spx_server_stop(spx_server *srv)
         return;
     srv->stopping = true;
     spx_service_stopping();
-    spx_zsock_pause(&srv->ingest);
+    srv->transport->ops->pause(srv->transport);
     /* Every pipeline publishes its final state once its queue is applied. */
     size_t n = spx_registry_count(srv->reg);
     for (size_t i = 0; i < n; i++) {
@@ -564,9 +572,9 @@ void spx_server_stop(spx_server *srv)
 int spx_server_run(spx_server *srv)
 {
     uv_run(srv->loop, UV_RUN_DEFAULT);
-    if (srv->pub) {
-        zmq_close(srv->pub);   /* lingers up to 1 s to deliver the final results */
-        srv->pub = NULL;
+    if (srv->transport) {
+        srv->transport->ops->destroy(srv->transport);   /* delivers the final results (bounded) */
+        srv->transport = NULL;
     }
     spx_registry_free(srv->reg);
     srv->reg = NULL;

@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "config.h"
 #include "stream.h"
+#include "transport.h"
 #include "zap.h"
 #include "zsock.h"
 
@@ -34,9 +35,9 @@ typedef struct spx_server {
     spx_config cfg;
     uv_loop_t *loop;
     void *zctx;
-    spx_zsock ingest;
+    spx_transport *transport;      /* ingest in, results out (ZeroMQ or NATS) */
+    bool transport_closing;
     spx_zsock control;
-    void *pub;                     /* PUB: only written, never watched */
     spx_zap zap;                   /* CURVE allow-lists, when configured (zap.h) */
     spx_registry *reg;
     uv_signal_t sig_int, sig_term, sig_hup;
@@ -70,7 +71,6 @@ int spx_server_run(spx_server *srv);
 void spx_server_stop(spx_server *srv);
 
 /* Internal entry points shared by the daemon's files. */
-unsigned spx_ingest_on_read(spx_zsock *zs, unsigned budget);
 /* Decodes, validates and accepts one ingest message (header frame + payload) however it arrived:
  * the ingest socket, or a journal replay (replay: not journaled again, the stream is created even
  * with auto_create off). Takes `owner` (release is called once the payload is no longer needed,

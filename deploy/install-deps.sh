@@ -8,9 +8,9 @@ profile=${1:-all}
 
 build_pkgs=(build-essential cmake pkg-config
             libuv1-dev libzmq3-dev libopenblas-dev liblapacke-dev libmsgpack-dev
-            libinih-dev libsystemd-dev libbiosig-dev libmicrohttpd-dev)
+            libinih-dev libsystemd-dev libbiosig-dev libmicrohttpd-dev libnats-dev)
 test_pkgs=(libcriterion-dev valgrind python3 python3-zmq python3-msgpack python3-numpy
-           python3-matplotlib python3-biosig
+           python3-matplotlib python3-biosig nats-server
            systemd dpkg-dev man-db groff-base   # systemd-analyze, dpkg-shlibdeps, man -l (deploy/)
            clang libclang-rt-dev)   # libFuzzer for tests/fuzz
 

@@ -7,13 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "nats_io.h"
 #include "push.h"
 
 enum {
     OPT_COLUMNS = 1, OPT_SKIP, OPT_DELIM, OPT_HEADER, OPT_NO_HEADER, OPT_DTYPE, OPT_BATCH,
     OPT_RATE, OPT_KIND, OPT_END, OPT_WAIT, OPT_SEND_TIMEOUT, OPT_QUIET, OPT_FORMAT,
     OPT_TIME_COLUMN, OPT_SAMPLE_RATE, OPT_T0, OPT_NORMALIZE, OPT_CHUNK, OPT_CHANNELS,
-    OPT_BLOCK_SHAPE, OPT_ID_PREFIX, OPT_RESUME
+    OPT_BLOCK_SHAPE, OPT_ID_PREFIX, OPT_RESUME, OPT_NATS, OPT_PARTITIONS, OPT_NATS_CREDS
 };
 
 /* Which option belongs to which input, to refuse one that would be silently ignored. */
@@ -28,6 +29,8 @@ enum {
 
 typedef struct push_cmd {
     push_opts o;
+    const char *nats_url, *nats_creds;   /* --nats: publish to JetStream instead of ZeroMQ */
+    uint64_t partitions;
     const char *given[8];   /* the first option given for each FOR_ bit, for messages */
 } push_cmd;
 
@@ -104,6 +107,11 @@ static const char usage[] =
     "  --send-timeout SEC   fail when the daemon does not take a message within SEC\n"
     "                       (default: wait; the daemon applies backpressure)\n"
     "  --quiet              no summary\n"
+    "  --nats URL[,URL...]  publish to NATS JetStream (spectra.in.<partition>.STREAM, one\n"
+    "                       Nats-Msg-Id per message) instead of the ingest socket; the stream\n"
+    "                       is created by its first message on the worker that owns it\n"
+    "  --partitions P       the workers' partitions= (default 16); with --nats\n"
+    "  --nats-creds FILE    NATS credentials (.creds); with --nats\n"
     "\n"
     "Sequence numbers: the messages carry producer seq numbers. A push to a stream that\n"
     "already has some continues after the stream's last_seq (see 'spectra position'), so a\n"
@@ -221,6 +229,14 @@ static int on_option(cli_ctx *ctx, void *st, int id, const char *v)
     case OPT_BLOCK_SHAPE:
         mark(p, FOR_BLOCKS, "--block-shape");
         return parse_block_shape(ctx, v, o->src.block_shape);
+    case OPT_NATS:
+        p->nats_url = v;
+        return 0;
+    case OPT_NATS_CREDS:
+        p->nats_creds = v;
+        return 0;
+    case OPT_PARTITIONS:
+        return cli_parse_u64(ctx, "--partitions", v, 1, 1024, &p->partitions);
     case OPT_ID_PREFIX:
         mark(p, FOR_BLOCKS, "--id-prefix");
         if (!*v || strlen(v) > 40)
@@ -456,7 +472,8 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
         {"--t0", 1, OPT_T0}, {"--normalize", 1, OPT_NORMALIZE},
         {"--chunk", 1, OPT_CHUNK}, {"--channels", 1, OPT_CHANNELS},
         {"--block-shape", 1, OPT_BLOCK_SHAPE}, {"--id-prefix", 1, OPT_ID_PREFIX},
-        {"--resume", 0, OPT_RESUME}, {NULL, 0, 0}};
+        {"--resume", 0, OPT_RESUME}, {"--nats", 1, OPT_NATS}, {"--partitions", 1, OPT_PARTITIONS},
+        {"--nats-creds", 1, OPT_NATS_CREDS}, {NULL, 0, 0}};
     push_cmd p;
     memset(&p, 0, sizeof p);
     push_opts *o = &p.o;
@@ -466,6 +483,7 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
     o->batch = 1024;
     o->kind = SPECTRA_ROWS;
     o->send_timeout_ms = -1;
+    p.partitions = 16;
     char **pos;
     size_t n;
     int rc = cli_parse(ctx, argc, argv, specs, on_option, &p, usage, &pos, &n);
@@ -479,6 +497,10 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
     }
     const char *stream = pos[0], *path = pos[1];
     o->path = path;
+    if (p.nats_url && (o->wait || o->resume)) {
+        free(pos);
+        return cli_usage_error(ctx, "--wait and --resume need the control socket: not with --nats");
+    }
     if (!spectra_name_valid(stream)) {
         rc = cli_usage_error(ctx, "bad stream name '%s' (1 to 64 of [A-Za-z0-9_-])", stream);
         free(pos);
@@ -519,17 +541,26 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
     }
     stream_counts before = {0};
     push_totals tot = {0};
-    /* A daemon that is not running would let the pushes queue up and block forever. */
     int status = CLI_OK;
-    rc = spectra_ping(c, NULL);
-    if (rc)
-        status = cli_client_error(ctx, c, rc);
     int existed = 0;
     uint64_t skip = 0;
-    if (status == CLI_OK)
-        status = push_prepare_stream(ctx, c, stream, &src, &existed);
-    if (status == CLI_OK && existed)
-        status = push_continue_seq(ctx, c, stream, o, &skip);
+    cli_nats *nats = NULL;
+    if (p.nats_url) {
+        /* JetStream stores the messages; whichever worker owns the stream applies them. */
+        if (!(nats = cli_nats_open(ctx, p.nats_url, p.nats_creds, (unsigned)p.partitions)))
+            status = CLI_FAIL;
+        else
+            spectra_set_ingest_sink(c, cli_nats_sink, nats);
+    } else {
+        /* A daemon that is not running would let the pushes queue up and block forever. */
+        rc = spectra_ping(c, NULL);
+        if (rc)
+            status = cli_client_error(ctx, c, rc);
+        if (status == CLI_OK)
+            status = push_prepare_stream(ctx, c, stream, &src, &existed);
+        if (status == CLI_OK && existed)
+            status = push_continue_seq(ctx, c, stream, o, &skip);
+    }
     if (status == CLI_OK && o->wait && (rc = read_counts(c, stream, &before)))
         status = cli_client_error(ctx, c, rc);
     double start = cli_now();
@@ -539,6 +570,11 @@ int cmd_push(cli_ctx *ctx, int argc, char **argv)
         print_resumed(stream, &src, &tot, skip);
     if (status == CLI_OK && o->wait)
         status = wait_taken(ctx, c, stream, &before, tot.messages);
+    if (nats) {
+        int closed = cli_nats_close(ctx, nats);   /* every message acknowledged by JetStream */
+        if (status == CLI_OK)
+            status = closed;
+    }
     spectra_close(c); /* waits until queued messages are delivered */
     double secs = cli_now() - start;
     if (!o->quiet && status == CLI_OK)

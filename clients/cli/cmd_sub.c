@@ -5,10 +5,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nats_io.h"
 
-enum { OPT_COUNT = 1, OPT_TIMEOUT, OPT_PRETTY };
+enum { OPT_COUNT = 1, OPT_TIMEOUT, OPT_PRETTY, OPT_NATS };
 
 typedef struct sub_opts {
+    const char *nats_url;  /* --nats: results from NATS subjects spectra.out.<topic> */
     uint64_t count;        /* 0: unlimited */
     int timeout_ms;        /* < 0: none */
     int pretty;
@@ -25,7 +27,10 @@ static const char usage[] =
     "  --count N      exit 0 after N results\n"
     "  --timeout SEC  stop after SEC seconds in total: exit 0 if at least one result was\n"
     "                 printed, else 1 with 'spectra: sub: timeout'\n"
-    "  --pretty       indented JSON (then one object spans several lines)\n";
+    "  --pretty       indented JSON (then one object spans several lines)\n"
+    "  --nats URL     read results from NATS (spectra.out.STREAM.PIPELINE) instead of the\n"
+    "                 results socket; TOPIC is then STREAM or STREAM.PIPELINE (NATS\n"
+    "                 wildcards * and > allowed), not a prefix\n";
 
 static int on_option(cli_ctx *ctx, void *st, int id, const char *v)
 {
@@ -34,6 +39,7 @@ static int on_option(cli_ctx *ctx, void *st, int id, const char *v)
     case OPT_COUNT: return cli_parse_u64(ctx, "--count", v, 1, UINT64_MAX, &o->count);
     case OPT_TIMEOUT: return cli_parse_seconds_ms(ctx, "--timeout", v, &o->timeout_ms);
     case OPT_PRETTY: o->pretty = 1; return 0;
+    case OPT_NATS: o->nats_url = v; return 0;
     }
     return CLI_USAGE;
 }
@@ -76,8 +82,9 @@ int cmd_sub(cli_ctx *ctx, int argc, char **argv)
     static const cli_spec specs[] = {{"--count", 1, OPT_COUNT},
                                      {"--timeout", 1, OPT_TIMEOUT},
                                      {"--pretty", 0, OPT_PRETTY},
+                                     {"--nats", 1, OPT_NATS},
                                      {NULL, 0, 0}};
-    sub_opts o = {0, -1, 0};
+    sub_opts o = {NULL, 0, -1, 0};
     char **pos;
     size_t n;
     int rc = cli_parse(ctx, argc, argv, specs, on_option, &o, usage, &pos, &n);
@@ -89,11 +96,21 @@ int cmd_sub(cli_ctx *ctx, int argc, char **argv)
         return CLI_FAIL;
     }
     int status = CLI_OK;
-    for (size_t i = 0; i < n && status == CLI_OK; i++)
-        if ((rc = spectra_subscribe(c, pos[i])))
+    cli_nats *nats = NULL;
+    if (o.nats_url) {
+        if (!(nats = cli_nats_open(ctx, o.nats_url, NULL, 1)))
+            status = CLI_FAIL;
+        for (size_t i = 0; i < n && status == CLI_OK; i++)
+            status = cli_nats_subscribe(ctx, nats, pos[i]);
+        if (status == CLI_OK && n == 0)
+            status = cli_nats_subscribe(ctx, nats, NULL);
+    } else {
+        for (size_t i = 0; i < n && status == CLI_OK; i++)
+            if ((rc = spectra_subscribe(c, pos[i])))
+                status = cli_client_error(ctx, c, rc);
+        if (status == CLI_OK && n == 0 && (rc = spectra_subscribe(c, "")))
             status = cli_client_error(ctx, c, rc);
-    if (status == CLI_OK && n == 0 && (rc = spectra_subscribe(c, "")))
-        status = cli_client_error(ctx, c, rc);
+    }
 
     double deadline = o.timeout_ms >= 0 ? cli_now() + o.timeout_ms / 1000.0 : 0;
     uint64_t got = 0;
@@ -112,12 +129,18 @@ int cmd_sub(cli_ctx *ctx, int argc, char **argv)
         }
         char topic[SPECTRA_TOPIC_MAX + 1];
         spectra_msg *body;
-        rc = spectra_recv_result(c, wait_ms, topic, sizeof topic, &body);
+        rc = nats ? cli_nats_next(nats, wait_ms, topic, sizeof topic, &body)
+                  : spectra_recv_result(c, wait_ms, topic, sizeof topic, &body);
         if (rc == SPECTRA_ETIMEDOUT)
             continue;
         if (rc == SPECTRA_EPROTO || rc == SPECTRA_ERANGE) {
             cli_error(ctx, "skipped a message: %s", spectra_last_error(c));
             continue;
+        }
+        if (rc && nats) {
+            cli_error(ctx, "NATS connection lost");
+            status = CLI_FAIL;
+            break;
         }
         if (rc) {
             status = cli_client_error(ctx, c, rc);
@@ -127,6 +150,8 @@ int cmd_sub(cli_ctx *ctx, int argc, char **argv)
         spectra_msg_free(body);
         got++;
     }
+    if (nats)
+        cli_nats_close(ctx, nats);
     spectra_close(c);
     free(pos);
     return status;

@@ -324,6 +324,14 @@ uint64_t spectra_next_seq(const spectra_client *client, const char *stream);
  * drops a message whose seq it has already accepted). */
 int spectra_set_next_seq(spectra_client *client, const char *stream, uint64_t next);
 
+/* Another way out for ingest messages (e.g. NATS JetStream, see the CLI's --nats): when set,
+ * spectra_push() hands each encoded message (header, payload, its sequence number) to `send`
+ * instead of the ZeroMQ ingest socket; `send` returns 0 or a SPECTRA_E* code. NULL restores
+ * ZeroMQ. */
+typedef int (*spectra_ingest_sink)(void *ctx, const char *stream, uint64_t seq, const void *hdr,
+                                   size_t hdr_len, const void *payload, size_t payload_len);
+void spectra_set_ingest_sink(spectra_client *client, spectra_ingest_sink send, void *ctx);
+
 /* ---------------------------------------------------------------------------------------------
  * Results */
 

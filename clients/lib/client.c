@@ -29,6 +29,8 @@ struct spectra_client {
     size_t n_seqs, cap_seqs;
     char err[SPECTRA__ERR_MAX];
     char err_code[64];
+    spectra_ingest_sink sink;
+    void *sink_ctx;
     /* CURVE: set when both key files were read; a failure to read them is kept in key_error and
      * returned by every socket open, since spectra_connect() cannot fail for it. */
     int curve;
@@ -38,6 +40,23 @@ struct spectra_client {
     int key_rc;
     char key_error[SPECTRA__ERR_MAX];
 };
+
+void spectra_set_ingest_sink(spectra_client *c, spectra_ingest_sink send, void *ctx)
+{
+    if (!c)
+        return;
+    c->sink = send;
+    c->sink_ctx = ctx;
+}
+
+int spectra__sink_send(spectra_client *c, const char *stream, uint64_t seq, const void *hdr,
+                       size_t hdr_len, const void *payload, size_t payload_len)
+{
+    if (!c->sink)
+        return 1;
+    int rc = c->sink(c->sink_ctx, stream, seq, hdr, hdr_len, payload, payload_len);
+    return rc ? spectra__fail(c, rc, "push: the ingest sink refused the message") : 0;
+}
 
 void spectra_options_init(spectra_options *o)
 {

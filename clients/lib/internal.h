@@ -71,6 +71,10 @@ int spectra__fail(spectra_client *c, int code, const char *fmt, ...) SPECTRA__PR
 
 /* The client's sockets, opened and connected on first use (NULL with the error recorded). */
 void *spectra__ingest_socket(spectra_client *c);
+/* Hands the message to the ingest sink when one is set: 1 when none is (send on ZeroMQ), else 0 or
+ * the sink's error (recorded). */
+int spectra__sink_send(spectra_client *c, const char *stream, uint64_t seq, const void *hdr,
+                       size_t hdr_len, const void *payload, size_t payload_len);
 void *spectra__sub_socket(spectra_client *c);
 int spectra__send_timeout(const spectra_client *c);
 /* The code to return when one of those is NULL: a key file's error, else SPECTRA_EZMQ. */

@@ -210,11 +210,11 @@ int spectra_push(spectra_client *c, const spectra_ingest *m)
         return spectra__fail(c, rc, "push: header larger than %d bytes (too many events)",
                              SPECTRA_HEADER_MAX);
     }
-    void *s = spectra__ingest_socket(c);
-    if (s)
-        rc = send_frames(c, s, hdr, hdr_len, m->data, payload_len);
-    else
-        rc = spectra__socket_error(c);
+    rc = spectra__sink_send(c, m->stream, seq, hdr, hdr_len, m->data, payload_len);
+    if (rc == 1) {
+        void *s = spectra__ingest_socket(c);
+        rc = s ? send_frames(c, s, hdr, hdr_len, m->data, payload_len) : spectra__socket_error(c);
+    }
     if (hdr != small)
         free(hdr);
     if (rc)
