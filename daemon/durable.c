@@ -41,7 +41,8 @@ typedef struct stream_durable {
      * snapshot begun after them is written. */
     uint64_t structure_gen, snap_gen, written_gen;
     bool writing;
-    bool remove_files;         /* dropped: delete the directory once the write is back */
+    bool remove_files;         /* dropped: delete `tomb` once no write is in flight */
+    char tomb[PATH_MAX + 64];  /* where a dropped stream's directory was moved */
     /* the newest snapshot on disk */
     bool has_written;
     uint64_t written_covers;
@@ -96,7 +97,7 @@ static void durable_free(stream_durable *d)
     free_parts(d);
     spx_journal_close(d->journal);
     if (d->remove_files)
-        nftw(d->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        nftw(d->tomb, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(d);
 }
 
@@ -213,10 +214,10 @@ static void write_done(uv_work_t *req, int status)
         d->snapshots++;
         spx_debug("stream=%s: snapshot written (covers message %" PRIu64 ", %zu bytes)",
                   d->stream ? d->stream->name : "?", w->covers, w->len);
-    } else {
+    } else if (d->stream) {
         d->failures++;
         spx_log_limited(SPX_LOG_ERROR, "snapshot-write", "stream=%s: snapshot not written: %s",
-                        d->stream ? d->stream->name : "?", w->err);
+                        d->stream->name, w->err);
     }
     free(w->image);
     free(w);
@@ -396,11 +397,20 @@ void spx_durable_stream_dropped(spx_server *srv, spx_stream *s)
 {
     (void)srv;
     stream_durable *d = s->durable;
-    if (d) {
-        free_parts(d);
-        d->again = false;
+    if (!d)
+        return;
+    free_parts(d);
+    d->again = false;
+    /* Out of the way at once (a stream of the same name may be created before a snapshot write in
+     * flight comes back; that write now fails harmlessly), deleted once nothing uses it. */
+    snprintf(d->tomb, sizeof d->tomb, "%s.dropped-%p", d->dir, (void *)d);
+    if (rename(d->dir, d->tomb) == 0)
         d->remove_files = true;
-    }
+    else if (errno != ENOENT)
+        spx_error("stream=%s: could not remove its state (%s): %s", s->name, d->dir,
+                  strerror(errno));
+    spx_journal_close(d->journal);
+    d->journal = NULL;
 }
 
 int spx_durable_journal(spx_server *srv, spx_stream *s, const void *head, size_t head_len,
@@ -635,9 +645,13 @@ int spx_durable_restore(spx_server *srv, char *err, size_t errlen)
         return -1;
     }
     struct dirent *e;
-    while ((e = readdir(dir)))
-        if (spx_name_valid(e->d_name, strlen(e->d_name)))   /* skips ".", "..", set-aside dirs */
+    while ((e = readdir(dir))) {
+        char tomb[PATH_MAX];
+        if (strstr(e->d_name, ".dropped-") && join_path(tomb, sizeof tomb, base, e->d_name))
+            nftw(tomb, rm_entry, 16, FTW_DEPTH | FTW_PHYS);   /* a drop the last run left */
+        else if (spx_name_valid(e->d_name, strlen(e->d_name)))   /* skips ".", "..", set-aside */
             restore_one(srv, base, e->d_name);
+    }
     closedir(dir);
     return 0;
 }

@@ -450,3 +450,42 @@ Test(durability, a_cut_journal_replays_its_good_prefix, .timeout = 300)
     cr_assert_eq(spx_daemon_stop(&d), 0);
     free(rows);
 }
+
+Test(durability, a_dropped_stream_leaves_nothing_behind, .timeout = 300)
+{
+    load_spambase();
+    spx_daemon_proc d;
+    spx_daemon_start(&d, NULL);
+    setup_stream(&d, "gone", "journal");
+    void *zctx, *push = producer(&d, &zctx);
+    for (uint64_t k = 1; k <= 5; k++)
+        push_message(push, "gone", k);
+    wait_applied(&d, "gone", 5);
+    msgpack_unpacked r;
+    cr_assert_eq(spx_ctl_simple(&d, "drop", "gone", NULL, &r), 0);
+    cr_assert(spx_reply_ok(&r, NULL, 0));
+    msgpack_unpacked_destroy(&r);
+    /* Made again at once under the same name: it starts empty and keeps its own files. */
+    setup_stream(&d, "gone", "journal");
+    push_message(push, "gone", 1);
+    wait_applied(&d, "gone", 1);
+    producer_close(push, zctx);
+    cr_assert_eq(spx_daemon_stop_keep_state(&d), 0);
+    char streams[4200];
+    path_in_state(&d, "", streams, sizeof streams);
+    DIR *dir = opendir(streams);
+    struct dirent *e;
+    int entries = 0;
+    while ((e = readdir(dir)))
+        if (e->d_name[0] != '.') {
+            entries++;
+            cr_assert_str_eq(e->d_name, "gone", "only the new stream's directory remains");
+        }
+    closedir(dir);
+    cr_assert_eq(entries, 1);
+    spx_daemon_restart(&d, NULL);
+    position p = get_position(&d, "gone");
+    cr_assert_eq(p.messages, 1, "the restart restores the new stream, not the dropped one");
+    cr_assert_eq(spx_daemon_stop(&d), 0);
+    free(rows);
+}
