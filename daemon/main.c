@@ -24,7 +24,8 @@ static void usage(FILE *out)
             "  --ingest EP          ingest endpoint, PULL (default %s)\n"
             "  --publish EP         results endpoint, PUB (default %s)\n"
             "  --control EP         control endpoint, ROUTER (default %s)\n"
-            "  --state-dir DIR      where state is kept (default $STATE_DIRECTORY, else none)\n"
+            "  --state-dir DIR      where snapshots and journals are kept, restored on start\n"
+            "                       (default $STATE_DIRECTORY, else none: nothing survives)\n"
             "  --config FILE        INI configuration file (see docs/operations.md)\n"
             "  --check-config FILE  validate FILE, explain any error with its line, and exit\n"
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -37,7 +38,8 @@ static void usage(FILE *out)
             "  -V, --version        show the version and exit\n"
             "\n"
             "Endpoints are ZeroMQ addresses: tcp://HOST:PORT or ipc:///path.\n"
-            "SIGINT/SIGTERM stop cleanly: accepted input is applied and final results published.\n"
+            "SIGINT/SIGTERM stop cleanly: accepted input is applied, final results published and\n"
+            "durable streams snapshotted (durability, journal_sync: docs/reliability.md).\n"
             "SIGHUP reloads the config file: what can change live is applied, the rest is logged.\n",
             SPX_DEFAULT_INGEST, SPX_DEFAULT_PUBLISH, SPX_DEFAULT_CONTROL);
 }
