@@ -3,7 +3,10 @@
  * d >= 1000, so each kernel is also compiled for AVX2 and picked at load time (target_clones).
  * Explicit 4-wide vectors with independent accumulators fix the reduction order in the source:
  * both versions compute the same sums in the same order (GCC does not contract to FMA under
- * -std=c11), so results do not depend on the machine. Unaligned loads go through memcpy. */
+ * -std=c11), so results do not depend on the machine. Unaligned loads go through memcpy. f32 lanes
+ * are widened element by element: GCC 12 lowers __builtin_convertvector(v4f -> v4d) to two 2-wide
+ * conversions through the stack (AVX2 clone), the element-wise form to one vcvtps2pd (both exact).
+ * Measured at d = 1000, oja on f32 rows: 330 -> 220 ns per row. */
 #include "topeig_internal.h"
 
 #include <string.h>
@@ -16,7 +19,7 @@ typedef float v4f __attribute__((vector_size(16)));
     do {                                                                                         \
         v4f f_;                                                                                  \
         memcpy(&f_, (p), sizeof f_);                                                             \
-        (dst) = __builtin_convertvector(f_, v4d);                                                \
+        (dst) = (v4d){f_[0], f_[1], f_[2], f_[3]};                                               \
     } while (0)
 #define STORE_D(p, v) memcpy((p), &(v), sizeof(v4d))
 #define HSUM(a, b) (((a)[0] + (b)[0]) + ((a)[2] + (b)[2])) + (((a)[1] + (b)[1]) + ((a)[3] + (b)[3]))
