@@ -7,13 +7,18 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int oja_init(spx_topeig *t)
 {
     spx_topeig_oja *o = &t->oja;
-    o->w = calloc(t->d, sizeof *o->w);
+    o->kern = spx_topeig_oja_kernels_get(1);
+    /* Cache-line aligned: the AVX-512 kernels load and store w 64 bytes at a time. */
+    size_t bytes = (t->d * sizeof *o->w + 63) & ~(size_t)63;
+    o->w = aligned_alloc(64, bytes);
     if (!o->w)
         return -ENOMEM;
+    memset(o->w, 0, bytes);
     spx_topeig_random_unit(t, o->w);
     o->w_norm2 = 1.0;
     o->b2 = t->p.b0 * t->p.b0;
@@ -84,6 +89,7 @@ static inline int oja_renorm_due(spx_topeig *t)
 #define OJA_UPDATE_BODY(T, SFX)                                                                  \
     const size_t d = t->d;                                                                       \
     double *w = t->oja.w;                                                                        \
+    const spx_topeig_oja_kernels *kern = t->oja.kern;                                            \
     const T *xp = NULL; /* the row whose update w += cp xp is pending */                         \
     double cp = 0.0;                                                                             \
     for (size_t r = 0; r < n; r++) {                                                             \
@@ -92,11 +98,11 @@ static inline int oja_renorm_due(spx_topeig *t)
         double wx;                                                                               \
         const int along = (t->rows & 3) == 0;                                                    \
         if (xp)                                                                                  \
-            wx = along ? spx_topeig_axpy_dot2_norm_##SFX(w, cp, xp, x, t->order.ref, d, &xr, &xx) \
-                       : spx_topeig_axpy_dot_norm_##SFX(w, cp, xp, x, d, &xx);                   \
+            wx = along ? kern->axpy_dot2_norm_##SFX(w, cp, xp, x, t->order.ref, d, &xr, &xx) \
+                       : kern->axpy_dot_norm_##SFX(w, cp, xp, x, d, &xx);                   \
         else                                                                                     \
-            wx = along ? spx_topeig_dot2_norm_##SFX(x, w, t->order.ref, d, &xr, &xx)             \
-                       : spx_topeig_dot_norm_##SFX(x, w, d, &xx);                                \
+            wx = along ? kern->dot2_norm_##SFX(x, w, t->order.ref, d, &xr, &xx)             \
+                       : kern->dot_norm_##SFX(x, w, d, &xx);                                \
         double c = oja_coefficient(t, wx, xx, xr);                                               \
         xp = c != 0.0 ? x : NULL;                                                                \
         cp = c;                                                                                  \
