@@ -63,9 +63,12 @@ Test(topeig_kernels, portable_f32_kernels_match_long_double)
             q += (long double)x[i] * x[i];
         }
         double tol = 1e-13 * (double)d;
-        cr_expect(fabs(o.ret[0] - (double)s) <= tol && fabs(o.ret[1] - (double)s) <= tol, "d %zu", d);
-        cr_expect(fabs(o.ret[2] - (double)su) <= tol && fabs(o.ret[3] - (double)su) <= tol, "d %zu", d);
-        cr_expect(fabs(o.xr[1] - (double)xr) <= tol && fabs(o.xr[3] - (double)xr) <= tol, "d %zu", d);
+        cr_expect(fabs(o.ret[0] - (double)s) <= tol, "d %zu", d);
+        cr_expect(fabs(o.ret[1] - (double)s) <= tol, "d %zu", d);
+        cr_expect(fabs(o.ret[2] - (double)su) <= tol, "d %zu", d);
+        cr_expect(fabs(o.ret[3] - (double)su) <= tol, "d %zu", d);
+        cr_expect(fabs(o.xr[1] - (double)xr) <= tol, "d %zu", d);
+        cr_expect(fabs(o.xr[3] - (double)xr) <= tol, "d %zu", d);
         for (int j = 0; j < 4; j++)
             cr_expect(fabs(o.xx[j] - (double)q) <= tol, "d %zu kernel %d", d, j);
         free(x), free(xp), free(w), free(r), free(o.w2), free(o.w3);
