@@ -210,12 +210,12 @@ CLONES double spx_topeig_axpy_dot2_norm_f32(double *w, double c, const float *xp
 
 /* Oja's f32 kernels once more with 8-lane vectors, for CPUs with AVX-512
  * (spx_topeig_oja_kernels_get picks them at create time): half the instructions per element;
- * oja on f32 rows at d = 1000 went from ~3.0M to ~5.2M rows/s (bench_topeig_speed). One 8-lane accumulator holds exactly the two
- * 4-lane accumulators of the kernels above (lanes 0-3 and 4-7) and HSUM8 adds them in the order
- * HSUM does, so both sets return the same bits. f64 rows keep the 4-lane kernels: their 64-byte
- * loads split cache lines unless the caller's rows are 64-byte aligned, and measured slower. These
- * are not target_clones of the kernels above because GCC lowers 8-lane vectors on AVX2 / SSE2
- * through the stack. */
+ * oja on f32 rows at d = 1000 went from ~3.0M to ~5.2M rows/s (bench_topeig_speed). One 8-lane
+ * accumulator holds exactly the two 4-lane accumulators of the kernels above (lanes 0-3 and 4-7)
+ * and HSUM8 adds them in the order HSUM does, so both sets return the same bits. f64 rows keep
+ * the 4-lane kernels: their 64-byte loads split cache lines unless the caller's rows are 64-byte
+ * aligned, and measured slower. These are not target_clones of the kernels above because GCC
+ * lowers 8-lane vectors on AVX2 / SSE2 through the stack. */
 typedef double v8d __attribute__((vector_size(64)));
 typedef float v8f __attribute__((vector_size(32)));
 
