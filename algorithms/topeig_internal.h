@@ -32,6 +32,25 @@ double spx_topeig_axpy_dot2_norm_f64(double *w, double c, const double *xp, cons
                                      const double *r, size_t d, double *xr, double *xx);
 double spx_topeig_axpy_dot2_norm_f32(double *w, double c, const float *xp, const float *x,
                                      const double *r, size_t d, double *xr, double *xx);
+/* The kernels Oja's update calls, as one set: the ones above, or their AVX-512 versions (same
+ * results bit for bit, checked by test_topeig). allow_avx512 = 0 forces the portable set. */
+typedef struct spx_topeig_oja_kernels {
+    double (*dot_norm_f64)(const double *x, const double *w, size_t d, double *xx);
+    double (*dot_norm_f32)(const float *x, const double *w, size_t d, double *xx);
+    double (*dot2_norm_f64)(const double *x, const double *w, const double *r, size_t d,
+                            double *xr, double *xx);
+    double (*dot2_norm_f32)(const float *x, const double *w, const double *r, size_t d,
+                            double *xr, double *xx);
+    double (*axpy_dot_norm_f64)(double *w, double c, const double *xp, const double *x, size_t d,
+                                double *xx);
+    double (*axpy_dot_norm_f32)(double *w, double c, const float *xp, const float *x, size_t d,
+                                double *xx);
+    double (*axpy_dot2_norm_f64)(double *w, double c, const double *xp, const double *x,
+                                 const double *r, size_t d, double *xr, double *xx);
+    double (*axpy_dot2_norm_f32)(double *w, double c, const float *xp, const float *x,
+                                 const double *r, size_t d, double *xr, double *xx);
+} spx_topeig_oja_kernels;
+const spx_topeig_oja_kernels *spx_topeig_oja_kernels_get(int allow_avx512);
 /* For p <= 4 columns (column-major d x p): y = Z^T x, and S += x y^T. */
 void spx_topeig_project_small(const double *x, const double *Z, size_t d, size_t p, double *y);
 void spx_topeig_rank_update_small(double *S, const double *x, const double *y, size_t d, size_t p);
@@ -54,6 +73,7 @@ void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d);
  * from the two dot products already computed for the row, so a row costs one fused dot+norm pass
  * and one axpy pass, with no third pass to rescale w. */
 typedef struct spx_topeig_oja {
+    const spx_topeig_oja_kernels *kern;
     double *w;
     double w_norm2;
     double b2;                 /* AdaOja: b_t^2 */

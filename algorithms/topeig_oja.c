@@ -7,13 +7,18 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int oja_init(spx_topeig *t)
 {
     spx_topeig_oja *o = &t->oja;
-    o->w = calloc(t->d, sizeof *o->w);
+    o->kern = spx_topeig_oja_kernels_get(1);
+    /* Cache-line aligned: the AVX-512 kernels load and store w 64 bytes at a time. */
+    size_t bytes = (t->d * sizeof *o->w + 63) & ~(size_t)63;
+    o->w = aligned_alloc(64, bytes);
     if (!o->w)
         return -ENOMEM;
+    memset(o->w, 0, bytes);
     spx_topeig_random_unit(t, o->w);
     o->w_norm2 = 1.0;
     o->b2 = t->p.b0 * t->p.b0;
@@ -44,31 +49,34 @@ static void oja_renormalise(spx_topeig *t)
 
 /* One row given wx = <x, w>, xx = ||x||^2 and xr = <x, r> (ordering check). Returns the coefficient c of the update w += c x
  * (0 when the row does not move w). With v = w/||w|| and y = <x, v>:
- *   v' ~ v + eta y x  <=>  w' = w + (eta y ||w||) x = w + (eta wx) x,
- *   ||w'||^2 = ||w||^2 (1 + 2 eta y^2 + eta^2 y^2 xx)
- * All terms are non-negative, so the norm never shrinks: w cannot collapse to 0, whatever the rows
- * (all-zero rows give y = 0 and leave w unchanged). */
+ *   v' ~ v + eta y x  <=>  w' = w + (eta y ||w||) x = w + (eta wx) x = w + c x,
+ *   ||w'||^2 = ||w||^2 + 2 c wx + c^2 xx,   2 c wx = 2 eta wx^2 >= 0,
+ * so the norm never shrinks: w cannot collapse to 0, whatever the rows (all-zero rows give wx = 0
+ * and leave w unchanged). c comes out of wx without a square root of ||w||^2, and the norm's
+ * update carries no division from row to row (the former ||w||^2 (1 + 2 eta y^2 + eta^2 y^2 xx)
+ * did, through y^2 = wx^2 / ||w||^2: ~2 ns more per f32 row at d = 8, 15 vs 13 ns). */
 static inline double oja_coefficient(spx_topeig *t, double wx, double xx, double xr)
 {
     spx_topeig_oja *o = &t->oja;
-    /* y^2 = wx^2 / ||w||^2 and c = eta y ||w|| = eta wx: no square root of ||w||^2 on the path from
-     * one row's dot product to the next row's. */
-    double y2 = wx * wx / o->w_norm2;
+    double wx2 = wx * wx;
+    double y2 = wx2 / o->w_norm2; /* y^2 */
     spx_topeig_row_seen(t, xx, xr);
     o->y2_sum += y2;
 
-    double eta;
+    double c;
     if (t->p.method == SPX_TOPEIG_ADAOJA) {
-        o->b2 += y2 * xx;
-        eta = 1.0 / sqrt(o->b2);
+        /* ||g||^2 = y^2 xx, with xx / ||w||^2 formed while wx is still being completed. */
+        o->b2 += wx2 * (xx / o->w_norm2);
+        c = wx / sqrt(o->b2);
     } else {
-        double mean_sq = t->fro2 / (double)t->rows;
         double base = 1.0 + (double)t->rows / t->p.t0;
         double decay = t->p.decay == 1.0 ? base : t->p.decay == 0.0 ? 1.0 : pow(base, t->p.decay);
-        eta = mean_sq > 0.0 ? t->p.eta0 / (mean_sq * decay) : 0.0;
+        /* eta = eta0 / (mean ||x||^2 decay) */
+        double den = t->fro2 * decay;
+        c = den > 0.0 ? t->p.eta0 * (double)t->rows / den * wx : 0.0;
     }
-    o->w_norm2 *= 1.0 + 2.0 * eta * y2 + eta * eta * y2 * xx;
-    return eta * wx;
+    o->w_norm2 += c * (2.0 * wx + c * xx);
+    return c;
 }
 
 /* Counts the row; whether w must be renormalised after its update. */
@@ -84,6 +92,7 @@ static inline int oja_renorm_due(spx_topeig *t)
 #define OJA_UPDATE_BODY(T, SFX)                                                                  \
     const size_t d = t->d;                                                                       \
     double *w = t->oja.w;                                                                        \
+    const spx_topeig_oja_kernels *kern = t->oja.kern;                                            \
     const T *xp = NULL; /* the row whose update w += cp xp is pending */                         \
     double cp = 0.0;                                                                             \
     for (size_t r = 0; r < n; r++) {                                                             \
@@ -92,11 +101,11 @@ static inline int oja_renorm_due(spx_topeig *t)
         double wx;                                                                               \
         const int along = (t->rows & 3) == 0;                                                    \
         if (xp)                                                                                  \
-            wx = along ? spx_topeig_axpy_dot2_norm_##SFX(w, cp, xp, x, t->order.ref, d, &xr, &xx) \
-                       : spx_topeig_axpy_dot_norm_##SFX(w, cp, xp, x, d, &xx);                   \
+            wx = along ? kern->axpy_dot2_norm_##SFX(w, cp, xp, x, t->order.ref, d, &xr, &xx) \
+                       : kern->axpy_dot_norm_##SFX(w, cp, xp, x, d, &xx);                   \
         else                                                                                     \
-            wx = along ? spx_topeig_dot2_norm_##SFX(x, w, t->order.ref, d, &xr, &xx)             \
-                       : spx_topeig_dot_norm_##SFX(x, w, d, &xx);                                \
+            wx = along ? kern->dot2_norm_##SFX(x, w, t->order.ref, d, &xr, &xx)             \
+                       : kern->dot_norm_##SFX(x, w, d, &xx);                                \
         double c = oja_coefficient(t, wx, xx, xr);                                               \
         xp = c != 0.0 ? x : NULL;                                                                \
         cp = c;                                                                                  \
