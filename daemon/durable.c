@@ -374,9 +374,9 @@ static void apply_durability(spx_server *srv, spx_stream *s)
 
 void spx_durable_stream_created(spx_server *srv, spx_stream *s)
 {
+    apply_durability(srv, s);   /* without a state dir: durability none, said as such */
     if (!enabled(srv))
         return;
-    apply_durability(srv, s);
     if (s->durable) {
         ((stream_durable *)s->durable)->structure_gen++;
         begin_snapshot(s->durable);   /* the stream itself survives a restart from now on */
@@ -692,8 +692,11 @@ static int replay_record(void *ctx, uint64_t seq, double recv_time, const void *
 
 int spx_durable_replay(spx_server *srv, char *err, size_t errlen)
 {
-    if (!enabled(srv))
+    if (!enabled(srv)) {
+        for (size_t i = 0; i < spx_registry_count(srv->reg); i++)
+            spx_registry_at(srv->reg, i)->durability = SPX_DURABILITY_NONE;
         return 0;
+    }
     (void)err; (void)errlen;
     char base[PATH_MAX];
     streams_dir(srv, base, sizeof base);
