@@ -1,16 +1,15 @@
 #include "state_codec.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
 #include "codec_internal.h"   /* little-endian host: arrays are memcpy'd as they are */
 
-static void pack_key(msgpack_packer *pk, const char *key) { spx_pack_cstr(pk, key); }
-
 void spx_state_pack_bytes(msgpack_packer *pk, const char *key, const void *x, size_t n)
 {
-    pack_key(pk, key);
+    spx_pack_cstr(pk, key);
     msgpack_pack_bin(pk, n);
     if (n)
         msgpack_pack_bin_body(pk, x, n);
@@ -31,31 +30,26 @@ void spx_state_pack_u64s(msgpack_packer *pk, const char *key, const uint64_t *x,
     spx_state_pack_bytes(pk, key, x, n * sizeof *x);
 }
 
+/* Scalars: msgpack float64/uint64 are exact, so these are the reply packers under state names. */
 void spx_state_pack_f64(msgpack_packer *pk, const char *key, double v)
 {
-    pack_key(pk, key);
-    msgpack_pack_double(pk, v);
+    spx_pack_key_double(pk, key, v);
 }
 
 void spx_state_pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
 {
-    pack_key(pk, key);
-    msgpack_pack_uint64(pk, v);
+    spx_pack_key_uint(pk, key, v);
 }
 
 void spx_state_pack_i64(msgpack_packer *pk, const char *key, int64_t v)
 {
-    pack_key(pk, key);
+    spx_pack_cstr(pk, key);
     msgpack_pack_int64(pk, v);
 }
 
 void spx_state_pack_bool(msgpack_packer *pk, const char *key, bool v)
 {
-    pack_key(pk, key);
-    if (v)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
+    spx_pack_key_bool(pk, key, v);
 }
 
 const msgpack_object *spx_state_get(const msgpack_object *map, const char *key,
@@ -84,8 +78,9 @@ int spx_state_count(const msgpack_object *map, const char *key, size_t elem_size
     if (!o)
         return -1;
     if (elem_size == 0 || o->via.bin.size % elem_size != 0) {
-        spx_codec_errf(err, errlen, "state: %s: %" PRIu32 " bytes is not a whole number of %zu-byte "
-                       "values", key, o->via.bin.size, elem_size);
+        spx_codec_errf(err, errlen,
+                       "state: %s: %" PRIu32 " bytes is not a whole number of %zu-byte values",
+                       key, o->via.bin.size, elem_size);
         return -1;
     }
     *n = o->via.bin.size / elem_size;
@@ -108,8 +103,9 @@ int spx_state_read_bytes(const msgpack_object *map, const char *key, void *dst, 
     return 0;
 }
 
-static int read_array(const msgpack_object *map, const char *key, void *dst, size_t n,
-                      size_t elem_size, char *err, size_t errlen)
+/* The array `key` must hold exactly n values of elem_size bytes. */
+static int check_count(const msgpack_object *map, const char *key, size_t n, size_t elem_size,
+                       char *err, size_t errlen)
 {
     size_t have;
     if (spx_state_count(map, key, elem_size, &have, err, errlen) != 0)
@@ -118,7 +114,28 @@ static int read_array(const msgpack_object *map, const char *key, void *dst, siz
         spx_codec_errf(err, errlen, "state: %s: %zu values, expected %zu", key, have, n);
         return -1;
     }
+    return 0;
+}
+
+static int read_array(const msgpack_object *map, const char *key, void *dst, size_t n,
+                      size_t elem_size, char *err, size_t errlen)
+{
+    if (check_count(map, key, n, elem_size, err, errlen) != 0)
+        return -1;
     return spx_state_read_bytes(map, key, dst, n * elem_size, err, errlen);
+}
+
+int spx_state_read_alloc(const msgpack_object *map, const char *key, size_t elem_size, size_t n,
+                         void **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (check_count(map, key, n, elem_size, err, errlen) != 0)
+        return -1;
+    if (!(*out = malloc((n ? n : 1) * elem_size))) {
+        spx_codec_errf(err, errlen, "state: %s: out of memory", key);
+        return -1;
+    }
+    return spx_state_read_bytes(map, key, *out, n * elem_size, err, errlen);
 }
 
 int spx_state_read_f64s(const msgpack_object *map, const char *key, double *dst, size_t n,

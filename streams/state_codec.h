@@ -33,6 +33,11 @@ int spx_state_read_u64s(const msgpack_object *map, const char *key, uint64_t *ds
                         char *err, size_t errlen);
 int spx_state_read_bytes(const msgpack_object *map, const char *key, void *dst, size_t n,
                          char *err, size_t errlen);
+/* A variable-size array of exactly n values (n checked against your limits first) into a fresh
+ * malloc (at least one element, so empty arrays need no special case); *out is the caller's to free,
+ * also when the read fails after allocating. */
+int spx_state_read_alloc(const msgpack_object *map, const char *key, size_t elem_size, size_t n,
+                         void **out, char *err, size_t errlen);
 /* How many values of elem_size bytes an array key holds (for states whose size varies, e.g. the
  * number of open groups): check the count against your limits before allocating. */
 int spx_state_count(const msgpack_object *map, const char *key, size_t elem_size, size_t *n,

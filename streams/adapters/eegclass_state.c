@@ -201,25 +201,6 @@ int spx_eeg_state_save(void *state, msgpack_packer *pk, char *err, size_t errlen
 
 /* ---- loading ------------------------------------------------------------------------------- */
 
-/* Array `key` of exactly n values of elem bytes into a fresh allocation (at least one element),
- * the count checked before anything is allocated. */
-static int read_alloc(const msgpack_object *map, const char *key, size_t elem, size_t n, void **out,
-                      char *err, size_t errlen)
-{
-    *out = NULL;
-    size_t have;
-    if (spx_state_count(map, key, elem, &have, err, errlen) != 0)
-        return -1;
-    if (have != n) {
-        snprintf(err, errlen, "state: %s: %zu values, expected %zu", key, have, n);
-        return -1;
-    }
-    if (!(*out = malloc((n ? n : 1) * elem))) {
-        snprintf(err, errlen, "state: %s: out of memory", key);
-        return -1;
-    }
-    return spx_state_read_bytes(map, key, *out, n * elem, err, errlen);
-}
 
 /* Class bytes (k + 1) that must all name a class or none (0). */
 static int read_classes(const msgpack_object *map, const char *key, unsigned char *dst, size_t n,
@@ -292,17 +273,20 @@ static int load_stream(spx_eeg_state *st, const msgpack_object *saved, char *err
     uint64_t *cue = NULL, *serial = NULL;
     int *label = NULL;
     size_t pending = 0;
-    int rc = read_alloc(saved, "iir", sizeof *iir, iir_n, (void **)&iir, err, errlen);
+    int rc = spx_state_read_alloc(saved, "iir", sizeof *iir, iir_n, (void **)&iir, err, errlen);
     if (!rc)
-        rc = read_alloc(saved, "ring", sizeof *ring, held * st->C, (void **)&ring, err, errlen);
+        rc = spx_state_read_alloc(saved, "ring", sizeof *ring, held * st->C, (void **)&ring, err,
+                                  errlen);
     if (!rc)
         rc = spx_state_count(saved, "pending_cue", sizeof *cue, &pending, err, errlen);
     if (!rc && pending > (st->pending ? EEG_MAX_PENDING_CUES : 0))
         rc = refuse(err, errlen, "pending_cue: more cues than the queue holds");
     if (!rc)
-        rc = read_alloc(saved, "pending_cue", sizeof *cue, pending, (void **)&cue, err, errlen);
+        rc = spx_state_read_alloc(saved, "pending_cue", sizeof *cue, pending, (void **)&cue, err,
+                                  errlen);
     if (!rc)
-        rc = read_alloc(saved, "pending_serial", sizeof *serial, pending, (void **)&serial, err,
+        rc = spx_state_read_alloc(saved, "pending_serial", sizeof *serial, pending,
+                                  (void **)&serial, err,
                         errlen);
     if (!rc && !(label = malloc((pending ? pending : 1) * sizeof *label)))
         rc = refuse(err, errlen, "out of memory");
@@ -348,7 +332,7 @@ static int load_trials(spx_eeg_state *st, const msgpack_object *saved, char *err
     unsigned char *labels = NULL;
     uint64_t per_class[EEG_MAX_CLASSES] = {0}, count[EEG_MAX_CLASSES] = {0};
     int *trial_labels = NULL;
-    int rc = read_alloc(saved, "trials", sizeof *trials, (size_t)n * st->C * st->E,
+    int rc = spx_state_read_alloc(saved, "trials", sizeof *trials, (size_t)n * st->C * st->E,
                         (void **)&trials, err, errlen);
     if (!rc && !(labels = malloc(n ? (size_t)n : 1)))
         rc = refuse(err, errlen, "out of memory");
@@ -445,7 +429,7 @@ static int load_model(spx_eeg_state *st, const msgpack_object *saved, char *err,
         return -1;
     }
     double *values = NULL;
-    rc = read_alloc(saved, "model_state", sizeof *values, spx_covclf_state_size(m->clf),
+    rc = spx_state_read_alloc(saved, "model_state", sizeof *values, spx_covclf_state_size(m->clf),
                     (void **)&values, err, errlen);
     if (!rc && spx_covclf_state_set(m->clf, values) != 0)
         rc = refuse(err, errlen, "model_state: not a valid model (not finite or not SPD)");

@@ -725,26 +725,6 @@ static int svdc_save(void *state, msgpack_packer *pk, char *err, size_t errlen)
     return 0;
 }
 
-/* Reads array `key` of exactly n values of elem bytes into a fresh allocation (*out, at least one
- * element so that empty arrays need no special case), checking the count before allocating. */
-static int read_alloc(const msgpack_object *map, const char *key, size_t elem, size_t n, void **out,
-                      char *err, size_t errlen)
-{
-    *out = NULL;
-    size_t have;
-    if (spx_state_count(map, key, elem, &have, err, errlen) != 0)
-        return -1;
-    if (have != n) {
-        snprintf(err, errlen, "state: %s: %zu values, expected %zu", key, have, n);
-        return -1;
-    }
-    *out = malloc((n ? n : 1) * elem);
-    if (!*out) {
-        snprintf(err, errlen, "state: %s: out of memory", key);
-        return -1;
-    }
-    return spx_state_read_bytes(map, key, *out, n * elem, err, errlen);
-}
 
 /* u64 values into size_t, each at most hi. */
 static int read_sizes(const msgpack_object *map, const char *key, size_t n, size_t hi, size_t **out,
@@ -752,7 +732,7 @@ static int read_sizes(const msgpack_object *map, const char *key, size_t n, size
 {
     uint64_t *v;
     *out = NULL;
-    if (read_alloc(map, key, sizeof *v, n, (void **)&v, err, errlen) != 0) {
+    if (spx_state_read_alloc(map, key, sizeof *v, n, (void **)&v, err, errlen) != 0) {
         free(v);
         return -1;
     }
@@ -850,7 +830,8 @@ static int load_batch(svdc_adapter *a, const msgpack_object *saved, size_t retai
         rc = read_sizes(saved, "batch_label", have ? g.blocks : 0, SIZE_MAX, &g.label, err,
                         errlen);
     if (!rc)
-        rc = read_alloc(saved, "batch_bound", sizeof *bound, have ? g.count : 0, (void **)&bound,
+        rc = spx_state_read_alloc(saved, "batch_bound", sizeof *bound, have ? g.count : 0,
+                                  (void **)&bound,
                         err, errlen);
     g.bound = bound;
     if (!rc && have)
@@ -884,9 +865,10 @@ static int load_blocks(svdc_adapter *a, const msgpack_object *saved, const uint6
     size_t n = a->nblocks, total = 0;
     uint64_t *cols = NULL;
     unsigned char *id_len = NULL;
-    int rc = read_alloc(saved, "block_cols", sizeof *cols, n, (void **)&cols, err, errlen);
+    int rc = spx_state_read_alloc(saved, "block_cols", sizeof *cols, n, (void **)&cols, err,
+                                  errlen);
     if (!rc)
-        rc = read_alloc(saved, "id_len", 1, n, (void **)&id_len, err, errlen);
+        rc = spx_state_read_alloc(saved, "id_len", 1, n, (void **)&id_len, err, errlen);
     for (size_t b = 0; !rc && b < n; b++) {
         uint64_t want = b < retained ? offset[b + 1] - offset[b] : cols[b];
         if (cols[b] == 0 || cols[b] > a->p.max_cols || cols[b] != want ||
@@ -990,31 +972,35 @@ static int svdc_load(void *state, const msgpack_object *saved, char *err, size_t
     size_t *offset = NULL;
     spx_svdcluster_slot_state *slot = NULL;
     spx_svdcluster_group_state *group = NULL;
-    int rc = read_alloc(saved, "u", sizeof *u, m * q * sn.open, (void **)&u, err, errlen);
+    int rc = spx_state_read_alloc(saved, "u", sizeof *u, m * q * sn.open, (void **)&u, err, errlen);
     if (!rc)
-        rc = read_alloc(saved, "s", sizeof *s, q * sn.open, (void **)&s, err, errlen);
+        rc = spx_state_read_alloc(saved, "s", sizeof *s, q * sn.open, (void **)&s, err, errlen);
     if (!rc)
-        rc = read_alloc(saved, "slot_group", 8, sn.open, (void **)&sgroup, err, errlen);
+        rc = spx_state_read_alloc(saved, "slot_group", 8, sn.open, (void **)&sgroup, err, errlen);
     if (!rc)
-        rc = read_alloc(saved, "slot_touched", 8, sn.open, (void **)&touched, err, errlen);
+        rc = spx_state_read_alloc(saved, "slot_touched", 8, sn.open, (void **)&touched, err,
+                                  errlen);
     if (!rc)
-        rc = read_alloc(saved, "slot_cur", 8, sn.open, (void **)&cur, err, errlen);
+        rc = spx_state_read_alloc(saved, "slot_cur", 8, sn.open, (void **)&cur, err, errlen);
     if (!rc)
-        rc = read_alloc(saved, "slot_energy", 8, sn.open, (void **)&energy, err, errlen);
+        rc = spx_state_read_alloc(saved, "slot_energy", 8, sn.open, (void **)&energy, err, errlen);
     if (!rc)
-        rc = read_alloc(saved, "slot_discarded", 8, sn.open, (void **)&discarded, err, errlen);
+        rc = spx_state_read_alloc(saved, "slot_discarded", 8, sn.open, (void **)&discarded, err,
+                                  errlen);
     if (!rc)
-        rc = read_alloc(saved, "group_blocks", 8, sn.groups, (void **)&gblocks, err, errlen);
+        rc = spx_state_read_alloc(saved, "group_blocks", 8, sn.groups, (void **)&gblocks, err,
+                                  errlen);
     if (!rc)
-        rc = read_alloc(saved, "group_bound", 8, sn.groups, (void **)&bound, err, errlen);
+        rc = spx_state_read_alloc(saved, "group_bound", 8, sn.groups, (void **)&bound, err, errlen);
     if (!rc)
-        rc = read_alloc(saved, "label", 8, (size_t)blocks, (void **)&label, err, errlen);
+        rc = spx_state_read_alloc(saved, "label", 8, (size_t)blocks, (void **)&label, err, errlen);
     if (!rc)
         rc = read_sizes(saved, "offset", sn.retained + 1, (size_t)a->p.max_cols * sn.retained,
                         &offset, err, errlen);
     if (!rc) {
         sn.retained_cols = offset[sn.retained];
-        rc = read_alloc(saved, "store", sizeof *store, m * sn.retained_cols, (void **)&store, err,
+        rc = spx_state_read_alloc(saved, "store", sizeof *store, m * sn.retained_cols,
+                                  (void **)&store, err,
                         errlen);
     }
     if (!rc) {
