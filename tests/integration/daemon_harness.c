@@ -295,7 +295,7 @@ int spx_ctl_simple(spx_daemon_proc *d, const char *op, const char *stream, const
     return rc;
 }
 
-static const msgpack_object *map_get(const msgpack_object *m, const char *key)
+const msgpack_object *spx_reply_get(const msgpack_object *m, const char *key)
 {
     if (m->type != MSGPACK_OBJECT_MAP)
         return NULL;
@@ -311,11 +311,11 @@ static const msgpack_object *map_get(const msgpack_object *m, const char *key)
 
 bool spx_reply_ok(const msgpack_unpacked *reply, char *code, size_t codelen)
 {
-    const msgpack_object *ok = map_get(&reply->data, "ok");
+    const msgpack_object *ok = spx_reply_get(&reply->data, "ok");
     if (code && codelen) {
         code[0] = 0;
-        const msgpack_object *e = map_get(&reply->data, "error");
-        const msgpack_object *c = e ? map_get(e, "code") : NULL;
+        const msgpack_object *e = spx_reply_get(&reply->data, "error");
+        const msgpack_object *c = e ? spx_reply_get(e, "code") : NULL;
         if (c && c->type == MSGPACK_OBJECT_STR)
             snprintf(code, codelen, "%.*s", (int)c->via.str.size, c->via.str.ptr);
     }
@@ -326,7 +326,7 @@ double spx_reply_number(const msgpack_object *root, const char *const *path)
 {
     const msgpack_object *o = root;
     for (size_t i = 0; path[i] && o; i++)
-        o = map_get(o, path[i]);
+        o = spx_reply_get(o, path[i]);
     if (!o)
         return NAN;
     switch (o->type) {

@@ -66,6 +66,8 @@ int spx_ctl_simple(spx_daemon_proc *d, const char *op, const char *stream, const
                    msgpack_unpacked *reply);
 /* Reads reply["ok"] and, for errors, reply["error"]["code"] into code (may be NULL). */
 bool spx_reply_ok(const msgpack_unpacked *reply, char *code, size_t codelen);
+/* The value of `key` in map m, or NULL (also when m is not a map). */
+const msgpack_object *spx_reply_get(const msgpack_object *m, const char *key);
 /* Looks up a path of map keys, e.g. {"ingest", "errors", "bad_msgpack", NULL}; returns the number
  * as double or NAN when absent. */
 double spx_reply_number(const msgpack_object *root, const char *const *path);

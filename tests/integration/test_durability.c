@@ -33,34 +33,22 @@ static void load_spambase(void)
     n_msgs = (n_rows + ROWS_PER_MSG - 1) / ROWS_PER_MSG;
 }
 
-/* msgpack helpers (the tests speak the protocol with msgpack-c directly). */
-static void spx_pack_cstr(msgpack_packer *pk, const char *v)
+/* Requests are packed with msgpack-c directly, as another-language client would. */
+static void pack_str(msgpack_packer *pk, const char *v)
 {
-    msgpack_pack_str(pk, strlen(v));
-    msgpack_pack_str_body(pk, v, strlen(v));
+    msgpack_pack_str_with_body(pk, v, strlen(v));
 }
 
-static void spx_pack_key_cstr(msgpack_packer *pk, const char *k, const char *v)
+static void pack_kv_str(msgpack_packer *pk, const char *k, const char *v)
 {
-    spx_pack_cstr(pk, k);
-    spx_pack_cstr(pk, v);
+    pack_str(pk, k);
+    pack_str(pk, v);
 }
 
-static void spx_pack_key_uint(msgpack_packer *pk, const char *k, uint64_t v)
+static void pack_kv_uint(msgpack_packer *pk, const char *k, uint64_t v)
 {
-    spx_pack_cstr(pk, k);
+    pack_str(pk, k);
     msgpack_pack_uint64(pk, v);
-}
-
-static const msgpack_object *spx_map_get(const msgpack_object *m, const char *key)
-{
-    for (uint32_t i = 0; m->type == MSGPACK_OBJECT_MAP && i < m->via.map.size; i++) {
-        const msgpack_object *k = &m->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
-            !memcmp(k->via.str.ptr, key, k->via.str.size))
-            return &m->via.map.ptr[i].val;
-    }
-    return NULL;
 }
 
 static void sleep_ms(int ms)
@@ -88,11 +76,11 @@ static void create_stream(spx_daemon_proc *d, const char *name, const char *dura
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 5);
-    spx_pack_key_cstr(&pk, "op", "create");
-    spx_pack_key_cstr(&pk, "stream", name);
-    spx_pack_key_cstr(&pk, "kind", "rows");
-    spx_pack_key_uint(&pk, "dim", DIM);
-    spx_pack_key_cstr(&pk, "durability", durability);
+    pack_kv_str(&pk, "op", "create");
+    pack_kv_str(&pk, "stream", name);
+    pack_kv_str(&pk, "kind", "rows");
+    pack_kv_uint(&pk, "dim", DIM);
+    pack_kv_str(&pk, "durability", durability);
     msgpack_unpacked r;
     request(d, &sb, &r);
     msgpack_unpacked_destroy(&r);
@@ -106,17 +94,17 @@ static void attach(spx_daemon_proc *d, const char *stream, const char *name, con
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 7);
-    spx_pack_key_cstr(&pk, "op", "attach");
-    spx_pack_key_cstr(&pk, "stream", stream);
-    spx_pack_key_cstr(&pk, "pipeline", name);
-    spx_pack_key_cstr(&pk, "algo", "topeig");
+    pack_kv_str(&pk, "op", "attach");
+    pack_kv_str(&pk, "stream", stream);
+    pack_kv_str(&pk, "pipeline", name);
+    pack_kv_str(&pk, "algo", "topeig");
     /* Count-based publishing only: publish points (and so `change`) are the same in every run. */
-    spx_pack_key_uint(&pk, "every", 500);
-    spx_pack_key_uint(&pk, "interval_ms", 0);
-    spx_pack_cstr(&pk, "params");
+    pack_kv_uint(&pk, "every", 500);
+    pack_kv_uint(&pk, "interval_ms", 0);
+    pack_str(&pk, "params");
     msgpack_pack_map(&pk, 2);
-    spx_pack_key_cstr(&pk, "method", method);
-    spx_pack_key_cstr(&pk, "k", strcmp(method, "power") ? "1" : "2");
+    pack_kv_str(&pk, "method", method);
+    pack_kv_str(&pk, "k", strcmp(method, "power") ? "1" : "2");
     msgpack_unpacked r;
     request(d, &sb, &r);
     msgpack_unpacked_destroy(&r);
@@ -155,14 +143,14 @@ static void pipeline_state(spx_daemon_proc *d, const char *stream, const char *p
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 4);
-    spx_pack_key_cstr(&pk, "op", "call");
-    spx_pack_key_cstr(&pk, "stream", stream);
-    spx_pack_key_cstr(&pk, "pipeline", pipeline);
-    spx_pack_key_cstr(&pk, "method", "state");
+    pack_kv_str(&pk, "op", "call");
+    pack_kv_str(&pk, "stream", stream);
+    pack_kv_str(&pk, "pipeline", pipeline);
+    pack_kv_str(&pk, "method", "state");
     msgpack_unpacked r;
     request(d, &sb, &r);
     msgpack_sbuffer_destroy(&sb);
-    const msgpack_object *v = spx_map_get(&r.data, "value");
+    const msgpack_object *v = spx_reply_get(&r.data, "value");
     cr_assert(v && v->type == MSGPACK_OBJECT_MAP, "call state: no value map");
     msgpack_sbuffer out_sb;
     msgpack_sbuffer_init(&out_sb);
@@ -225,7 +213,7 @@ static bool structure_durable(spx_daemon_proc *d, const char *stream)
 {
     msgpack_unpacked r;
     cr_assert_eq(spx_ctl_simple(d, "position", stream, NULL, &r), 0);
-    const msgpack_object *v = spx_map_get(&r.data, "structure_durable");
+    const msgpack_object *v = spx_reply_get(&r.data, "structure_durable");
     bool yes = v && v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
     msgpack_unpacked_destroy(&r);
     return yes;
@@ -340,7 +328,7 @@ Test(durability, snapshots_survive_kills_and_the_producer_resumes_exactly, .time
     crash_and_resume("snapshot", 8, NULL);
 }
 
-/* ---- damaged files ----------------------------------------------------------------------------- */
+/* ---- damaged files -------------------------------------------------------------------------- */
 
 static void path_in_state(const spx_daemon_proc *d, const char *rel, char *buf, size_t len)
 {

@@ -340,18 +340,6 @@ static double num_at(const msgpack_object *root, const char *a, const char *b, c
     return spx_reply_number(root, path);
 }
 
-static const msgpack_object *map_get(const msgpack_object *m, const char *key)
-{
-    if (m->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    for (uint32_t i = 0; i < m->via.map.size; i++) {
-        const msgpack_object *k = &m->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
-            !memcmp(k->via.str.ptr, key, k->via.str.size))
-            return &m->via.map.ptr[i].val;
-    }
-    return NULL;
-}
 
 /* Reads the stream's counters from d's stats; found=false when d does not hold it. */
 static void read_state(spx_daemon_proc *d, const stream_spec *s, final_state *f)
@@ -380,12 +368,12 @@ static void read_result(spx_daemon_proc *d, const stream_spec *s, final_state *f
     char code[64] = "";
     cr_assert(spx_reply_ok(&r, code, sizeof code), "get %s: %s", s->name, code);
     /* The reply carries the result body (map) under "result" or inline: take the inner map. */
-    const msgpack_object *body = map_get(&r.data, "result");
+    const msgpack_object *body = spx_reply_get(&r.data, "result");
     cr_assert(body, "get %s: no result", s->name);
-    const msgpack_object *inner = map_get(body, "result");
+    const msgpack_object *inner = spx_reply_get(body, "result");
     const msgpack_object *res = inner ? inner : body;
-    const msgpack_object *cnt = map_get(inner ? body : &r.data, "count");
-    const msgpack_object *iseq = map_get(inner ? body : &r.data, "input_seq");
+    const msgpack_object *cnt = spx_reply_get(inner ? body : &r.data, "count");
+    const msgpack_object *iseq = spx_reply_get(inner ? body : &r.data, "input_seq");
     f->p_count = cnt ? (double)cnt->via.u64 : NAN;
     f->p_input_seq = iseq ? (double)iseq->via.u64 : NAN;
     msgpack_sbuffer_init(&f->result);
