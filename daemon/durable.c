@@ -140,6 +140,8 @@ typedef struct write_req {
     unsigned char *image;
     size_t len;
     uint64_t covers;
+    bool has_seq;              /* the producer seq the snapshot covers, for `position` */
+    uint64_t seq;
     uint64_t gen;
     int rc;
     char err[256];
@@ -208,8 +210,8 @@ static void write_done(uv_work_t *req, int status)
     if (w->rc == 0) {
         d->has_written = true;
         d->written_covers = w->covers;
-        d->written_has_seq = d->covers_has_seq;
-        d->written_seq = d->covers_seq;
+        d->written_has_seq = w->has_seq;
+        d->written_seq = w->seq;
         d->written_gen = w->gen;
         d->snapshots++;
         spx_debug("stream=%s: snapshot written (covers message %" PRIu64 ", %zu bytes)",
@@ -248,6 +250,8 @@ static void finish_snapshot(stream_durable *d)
     }
     w->d = d;
     w->covers = covers;
+    w->has_seq = d->covers_has_seq;
+    w->seq = d->covers_seq;
     w->gen = d->snap_gen;
     d->writing = true;
     d->last_snapshot = spx_now();
