@@ -63,24 +63,30 @@ struct cli_nats {
     size_t n_subs;
     natsSubscription *merged;   /* one sync subscription per topic: polled round-robin */
     size_t next_sub;
-    atomic_ulong failed;        /* messages JetStream refused (counted on libnats' thread) */
-    atomic_ulong resent;
 };
 
 #define RESEND_BUDGET 5000
+
+/* Counted by the publish error handler on a libnats thread, which may still be running when
+ * cli_nats_close gives up waiting for acknowledgements: so they live as long as the process, not
+ * in the cli_nats that close frees (one NATS connection per CLI process). */
+static struct {
+    atomic_ulong failed;        /* messages JetStream refused */
+    atomic_ulong resent;
+} pub_errors;
 
 /* A message JetStream did not store (timeout, no responders while a stream leader is elected):
  * sent again, with the same Nats-Msg-Id, so it is stored once however often it is sent. */
 static void on_pub_error(jsCtx *js, jsPubAckErr *pae, void *closure)
 {
-    cli_nats *n = closure;
-    if (atomic_fetch_add(&n->resent, 1) < RESEND_BUDGET) {
+    (void)closure;
+    if (atomic_fetch_add(&pub_errors.resent, 1) < RESEND_BUDGET) {
         struct timespec pause = {0, 50 * 1000 * 1000};
         nanosleep(&pause, NULL);   /* let an election finish rather than spin */
         if (js_PublishMsgAsync(js, &pae->Msg, NULL) == NATS_OK)
             return;
     }
-    atomic_fetch_add(&n->failed, 1);
+    atomic_fetch_add(&pub_errors.failed, 1);
 }
 
 static const char *nerr(natsStatus s)
@@ -124,7 +130,7 @@ cli_nats *cli_nats_open(const cli_ctx *ctx, const char *urls, const char *creds,
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = 2048;   /* unacknowledged messages in flight */
     jo.PublishAsync.ErrHandler = on_pub_error;
-    jo.PublishAsync.ErrHandlerClosure = n;
+    jo.PublishAsync.ErrHandlerClosure = NULL;
     if (s == NATS_OK)
         s = natsConnection_JetStream(&n->js, n->nc, &jo);
     if (s != NATS_OK) {
@@ -237,7 +243,7 @@ int cli_nats_close(const cli_ctx *ctx, cli_nats *n)
                 break;
             for (int i = 0; i < pending.Count; i++)
                 if (js_PublishMsgAsync(n->js, &pending.Msgs[i], NULL) != NATS_OK)
-                    atomic_fetch_add(&n->failed, 1);
+                    atomic_fetch_add(&pub_errors.failed, 1);
             natsMsgList_Destroy(&pending);
             s = js_PublishAsyncComplete(n->js, &po);
         }
@@ -245,7 +251,7 @@ int cli_nats_close(const cli_ctx *ctx, cli_nats *n)
             cli_error(ctx, "JetStream did not acknowledge every message: %s", nerr(s));
             status = CLI_FAIL;
         }
-        unsigned long refused = atomic_load(&n->failed);
+        unsigned long refused = atomic_load(&pub_errors.failed);
         if (refused) {
             cli_error(ctx, "JetStream refused %lu message(s)", refused);
             status = CLI_FAIL;
@@ -258,7 +264,8 @@ int cli_nats_close(const cli_ctx *ctx, cli_nats *n)
     natsConnection_Destroy(n->nc);
     free(n->buf);
     free(n);
-    nats_Close();
+    /* Waits (bounded) for libnats' threads, the error handler's included, to finish. */
+    nats_CloseAndWait(5000);
     return status;
 }
 
