@@ -62,6 +62,7 @@ void spx_topeig_params_default(spx_topeig_params *p, size_t dim)
     p->oversample = 2;
     p->heavy_factor = 4.0;
     p->order_z = 6.0;
+    p->batch = 1;
 }
 
 static int params_valid(const spx_topeig_params *p)
@@ -76,6 +77,9 @@ static int params_valid(const spx_topeig_params *p)
     if (!(isfinite(p->order_z) && p->order_z > 0.0))
         return 0;
     if (!(isfinite(p->block_growth) && (p->block_growth == 0.0 || p->block_growth >= 1.0)))
+        return 0;
+    if (p->batch == 0 || p->batch > SPX_TOPEIG_BATCH_MAX ||
+        (p->batch != 1 && p->method != SPX_TOPEIG_ADAOJA && p->method != SPX_TOPEIG_OJA))
         return 0;
     switch (p->method) {
     case SPX_TOPEIG_ADAOJA:

@@ -8,6 +8,7 @@
  *            b_t^2 = b_{t-1}^2 + ||g_t||^2 (Henriksen & Ward 2019). The default.
  *   OJA      Oja's rule with eta_t = eta0 / (m_t (1 + t / t0)^decay) (decay 0 = fixed step), m_t the
  *            running mean of ||x||^2, so eta0 is dimensionless and results do not depend on units.
+ *            Both Oja methods take mini-batches (params.batch).
  *   POWER    Streaming block (noisy) power method (Mitliagkas et al. 2013): a d x p block Z,
  *            p = k + oversample; each block of rows gives Z <- orth(A_b^T A_b Z). Blocks grow by
  *            1.25x by default (quick start, then ever less noise); the result is the last complete
@@ -65,7 +66,16 @@ typedef struct spx_topeig_params {
     size_t heavy_max;           /* POWER, RANDORDER: heavy rows kept at most (0 = auto) */
     size_t order_block;         /* rows per ordering check (0 = auto: max(256, 2 dim)) */
     double order_z;             /* ordering alarm threshold in standard errors (default 6) */
+    size_t batch;               /* ADAOJA, OJA: rows per mini-batch (default 1: w moves after every
+                                   row). B > 1: the B rows of a batch are all read against the same
+                                   iterate and their steps applied together at the batch's end
+                                   (AdaOja as in Henriksen & Ward, with the batch-mean gradient);
+                                   batches are fixed by row count, not by how rows are split into
+                                   update calls. Removes the row-to-row dependency: faster at small
+                                   dim (docs/benchmarks.md). At most 65536. */
 } spx_topeig_params;
+
+#define SPX_TOPEIG_BATCH_MAX 65536
 
 /* Fills p with the defaults for dimension d. */
 void spx_topeig_params_default(spx_topeig_params *p, size_t dim);

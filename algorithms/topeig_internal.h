@@ -49,6 +49,17 @@ typedef struct spx_topeig_oja_kernels {
                                  const double *r, size_t d, double *xr, double *xx);
     double (*axpy_dot2_norm_f32)(double *w, double c, const float *xp, const float *x,
                                  const double *r, size_t d, double *xr, double *xx);
+    /* Mini-batches: four consecutive rows x (4 x d, row-major) against the same w in one pass:
+     * y[j] = <x_j, w>, xx[j] = ||x_j||^2, bit for bit as dot_norm on each row, and
+     * *xr = <x_0, r> as dot2_norm. */
+    void (*dots4_f64)(const double *x, const double *w, const double *r, size_t d, double y[4],
+                      double xx[4], double *xr);
+    void (*dots4_f32)(const float *x, const double *w, const double *r, size_t d, double y[4],
+                      double xx[4], double *xr);
+    /* h += c[0] x_0 + c[1] x_1 + c[2] x_2 + c[3] x_3, element by element in that order: the same
+     * bits as four spx_topeig_axpy_* calls. */
+    void (*axpy4_f64)(double *h, const double c[4], const double *x, size_t d);
+    void (*axpy4_f32)(double *h, const double c[4], const float *x, size_t d);
 } spx_topeig_oja_kernels;
 const spx_topeig_oja_kernels *spx_topeig_oja_kernels_get(int allow_avx512);
 /* For p <= 4 columns (column-major d x p): y = Z^T x, and S += x y^T. */
@@ -64,6 +75,8 @@ void spx_topeig_rank_update_small_f32(double *S, const float *x, const double *y
 /* w += c x */
 void spx_topeig_axpy_f64(double *w, double c, const double *x, size_t d);
 void spx_topeig_axpy_f32(double *w, double c, const float *x, size_t d);
+/* Mini-batch end: w += a h and h = 0 in one pass; returns the new ||w||^2 (summed as dot_norm). */
+double spx_topeig_apply_batch(double *w, double a, double *h, size_t d);
 
 /* Oja: renormalise the lazily normalised iterate this often: it bounds the drift of the norm
  * carried by the update formula (one rounding per row) and keeps w far from overflow. */
@@ -85,6 +98,8 @@ typedef struct spx_topeig_oja {
      * a mean over only the recent half of the rows (which removes the burn-in) underestimated raw
      * spambase's s1^2/n by 71%, the full mean by 1%. */
     double y2_sum;
+    /* Mini-batches (batch > 1): the sum of the current batch's steps, applied at its end. */
+    double *h;
 } spx_topeig_oja;
 
 /* Block power state (POWER and RANDORDER). Matrices are column-major: Z is d x p with column j at

@@ -175,6 +175,9 @@ static void walk_scalars(spx_topeig *t, walk *w)
         walk_f64(w, "oja_b2", &j->b2);
         walk_u64(w, "oja_since_renorm", &j->since_renorm, 0, SPX_TOPEIG_OJA_RENORM_EVERY - 1);
         walk_f64(w, "oja_y2_sum", &j->y2_sum);
+        /* Only with mini-batches (older snapshots of batch = 1 pipelines stay readable). */
+        if (t->p.batch > 1)
+            walk_fixed(w, "oja_batch", t->p.batch);
     } else if (is_block_method(m)) {
         spx_topeig_block *b = &t->blk;
         walk_fixed(w, "blk_p", b->p);
@@ -262,6 +265,8 @@ size_t spx_topeig_state_arrays(spx_topeig *t, spx_topeig_state_array *out)
     add_array(out, &n, "order_ref", SPX_TOPEIG_F64, t->order.ref, d);
     if (m == SPX_TOPEIG_ADAOJA || m == SPX_TOPEIG_OJA) {
         add_array(out, &n, "oja_w", SPX_TOPEIG_F64, t->oja.w, d);
+        if (t->p.batch > 1)
+            add_array(out, &n, "oja_batch_sum", SPX_TOPEIG_F64, t->oja.h, d);
     } else if (is_block_method(m)) {
         spx_topeig_block *b = &t->blk;
         const size_t p = b->p;

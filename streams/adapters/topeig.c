@@ -9,7 +9,7 @@
 
 static const char *const param_names =
     "method, k, eta0, t0, decay, b0, seed, block_rows, block_growth, oversample, sketch_rows, "
-    "heavy_factor, heavy_max, order_block, order_z";
+    "heavy_factor, heavy_max, order_block, order_z, batch";
 
 /* Reads one size parameter into a size_t field. */
 static int param_size(const spx_param *p, uint64_t lo, uint64_t hi, size_t *out, char *err,
@@ -57,6 +57,7 @@ static int parse_param(spx_topeig_params *tp, const spx_param *p, char *err, siz
     if (!strcmp(k, "heavy_max")) return param_size(p, 0, 1u << 24, &tp->heavy_max, err, errlen);
     if (!strcmp(k, "order_block")) return param_size(p, 0, 1ULL << 40, &tp->order_block, err, errlen);
     if (!strcmp(k, "order_z")) return spx_param_double(p, 1e-3, 1e6, &tp->order_z, err, errlen);
+    if (!strcmp(k, "batch")) return param_size(p, 1, SPX_TOPEIG_BATCH_MAX, &tp->batch, err, errlen);
     snprintf(err, errlen, "unknown parameter %s (%s)", k, param_names);
     return -1;
 }
@@ -77,6 +78,11 @@ static int topeig_create(void **state, const spx_stream_info *stream, const spx_
                      tp.dim);
             return -1;
         }
+    }
+    if (tp.batch != 1 && tp.method != SPX_TOPEIG_ADAOJA && tp.method != SPX_TOPEIG_OJA) {
+        snprintf(err, errlen, "batch=%zu: mini-batches are for method=adaoja and method=oja",
+                 tp.batch);
+        return -1;
     }
     spx_topeig *t;
     int rc = spx_topeig_create(&t, &tp);

@@ -3,7 +3,9 @@
  * eigenvector issue. Not a test: it prints a table (timings are not assertions).
  *
  *   bench_topeig_accuracy [--quick] [--shuffles N] [--dump DIR] [--block B] [--sketch L]
- *                         [--oversample P] [--heavy-factor F] [--growth G] [--k K]
+ *                         [--oversample P] [--heavy-factor F] [--growth G] [--k K] [--batch B]
+ *
+ * --batch B runs adaoja and oja with mini-batches of B rows (default 1, row by row).
  *
  * Matrices (all generated from spx_rng with fixed seeds; --dump DIR writes each one as
  * DIR/<name>.f64, raw little-endian row-major float64, with DIR/<name>.shape "n d", for
@@ -34,7 +36,7 @@ typedef struct opts {
     int quick;
     int shuffles;
     const char *dump;
-    size_t block, sketch, oversample, k;
+    size_t block, sketch, oversample, k, batch;
     double heavy_factor, growth;
     int have_oversample;
 } opts;
@@ -189,6 +191,8 @@ static run_out run(const opts *o, spx_topeig_method m, const double *a, size_t n
     p.method = m;
     if (o->k && m != SPX_TOPEIG_ADAOJA && m != SPX_TOPEIG_OJA)
         p.k = o->k;
+    if (o->batch && (m == SPX_TOPEIG_ADAOJA || m == SPX_TOPEIG_OJA))
+        p.batch = o->batch;
     if (o->block)
         p.block_rows = o->block;
     if (o->sketch)
@@ -321,9 +325,13 @@ int main(int argc, char **argv)
             o.growth = atof(argv[++i]);
         else if (strcmp(argv[i], "--k") == 0 && i + 1 < argc)
             o.k = (size_t)atol(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc && atol(argv[i + 1]) >= 1 &&
+                 atol(argv[i + 1]) <= SPX_TOPEIG_BATCH_MAX)
+            o.batch = (size_t)atol(argv[++i]);
         else {
             fprintf(stderr, "usage: %s [--quick] [--shuffles N] [--dump DIR] [--block B] "
-                            "[--sketch L] [--oversample P] [--heavy-factor F] [--growth G] [--k K]\n",
+                            "[--sketch L] [--oversample P] [--heavy-factor F] [--growth G] [--k K] "
+                            "[--batch B]\n",
                     argv[0]);
             return 2;
         }

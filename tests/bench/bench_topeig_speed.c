@@ -1,13 +1,15 @@
 /* Throughput of the top-eigenvector methods against the machine's memory bandwidth, measured in the
  * same run. Not a test: it prints a table.
  *
- *   bench_topeig_speed [--quick] [--mib N]
+ *   bench_topeig_speed [--quick] [--mib N] [--batch B]
  *
  * Bandwidth: the best of 5 streaming reads (sum of a 512 MiB buffer, four independent vector
  * accumulators) in GB/s. Ceiling for a method: bandwidth / bytes per row (8 d for f64, 4 d for f32)
  * rows/s, i.e. reading each row once from memory and doing nothing else. Each method consumes a
  * buffer of --mib MiB of rows (default 256, far larger than the caches) in calls of 1024 rows, one
- * BLAS thread; the best of 2 passes is reported. Times are the thread's CPU time. */
+ * BLAS thread; the best of 2 passes is reported. Times are the thread's CPU time. The Oja methods
+ * run twice: row by row (batch 1, the default) and with mini-batches of B rows (--batch, default
+ * 16), shown as e.g. "oja/16". */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,14 +67,15 @@ static double stream_read_gbs(size_t bytes)
 }
 
 /* Rows per second of method m over n rows (f64 or f32 buffer), best of 2 passes. */
-static double rows_per_sec(spx_topeig_method m, size_t d, size_t n, const double *a64,
-                           const float *a32)
+static double rows_per_sec(spx_topeig_method m, size_t batch, size_t d, size_t n,
+                           const double *a64, const float *a32)
 {
     double best = 0.0;
     for (int rep = 0; rep < 2; rep++) {
         spx_topeig_params p;
         spx_topeig_params_default(&p, d);
         p.method = m;
+        p.batch = batch;
         spx_topeig *t;
         if (spx_topeig_create(&t, &p) != 0)
             return 0.0;
@@ -96,15 +99,17 @@ static double rows_per_sec(spx_topeig_method m, size_t d, size_t n, const double
 
 int main(int argc, char **argv)
 {
-    size_t mib = 256;
+    size_t mib = 256, batch = 16;
     int quick = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
         else if (strcmp(argv[i], "--mib") == 0 && i + 1 < argc)
             mib = (size_t)atol(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc && atol(argv[i + 1]) > 1)
+            batch = (size_t)atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--mib N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--mib N] [--batch B (> 1)]\n", argv[0]);
             return 2;
         }
     }
@@ -129,16 +134,25 @@ int main(int argc, char **argv)
             a64[i] = spx_rng_uniform(&rng) - 0.5;
             a32[i] = (float)a64[i];
         }
-        for (int m = 0; m < SPX_TOPEIG_N_METHODS; m++) {
+        /* Each method once; the Oja methods again with mini-batches. */
+        for (int run = 0; run < SPX_TOPEIG_N_METHODS + 2; run++) {
+            const spx_topeig_method m =
+                run < SPX_TOPEIG_N_METHODS ? (spx_topeig_method)run
+                                           : (run == SPX_TOPEIG_N_METHODS ? SPX_TOPEIG_ADAOJA
+                                                                          : SPX_TOPEIG_OJA);
+            const size_t b = run < SPX_TOPEIG_N_METHODS ? 1 : batch;
+            char name[32];
+            if (b > 1)
+                snprintf(name, sizeof name, "%s/%zu", spx_topeig_method_name(m), b);
+            else
+                snprintf(name, sizeof name, "%s", spx_topeig_method_name(m));
             for (int f32 = 0; f32 < 2; f32++) {
                 /* FD at d = 10,000 spends ~10 MFlop per row: a quarter of the buffer (6+ sketch
                  * compressions) is plenty. */
                 size_t nn = (m == SPX_TOPEIG_FD && d >= 10000) ? n / 4 : n;
-                double rps = rows_per_sec((spx_topeig_method)m, d, nn, f32 ? NULL : a64,
-                                          f32 ? a32 : NULL);
+                double rps = rows_per_sec(m, b, d, nn, f32 ? NULL : a64, f32 ? a32 : NULL);
                 double ceiling = gbs * 1e9 / (double)(d * (f32 ? 4 : 8));
-                printf("%-10s %6zu %5s %12.0f %12.0f %7.3f\n",
-                       spx_topeig_method_name((spx_topeig_method)m), d, f32 ? "f32" : "f64", rps,
+                printf("%-10s %6zu %5s %12.0f %12.0f %7.3f\n", name, d, f32 ? "f32" : "f64", rps,
                        ceiling, rps / ceiling);
                 fflush(stdout);
             }

@@ -103,3 +103,78 @@ Test(topeig_kernels, avx512_f32_kernels_give_the_portable_bits)
         free(xbuf), free(xp), free(w), free(r), free(a.w2), free(a.w3), free(b.w2), free(b.w3);
     }
 }
+
+/* The mini-batch kernels give exactly the single-row kernels' bits, in both sets: dots4 = dot2_norm
+ * on row 0 and dot_norm on rows 1-3; axpy4 = four axpys in order. */
+Test(topeig_kernels, four_row_kernels_give_the_single_row_bits)
+{
+    const spx_topeig_oja_kernels *sets[] = {spx_topeig_oja_kernels_get(0), spx_topeig_oja_kernels_get(1)};
+    spx_rng rng;
+    spx_rng_seed(&rng, 13);
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        size_t d = dims[di];
+        float *x32 = malloc((4 * d + 1) * sizeof *x32);
+        double *x64 = malloc(4 * d * sizeof *x64), *w = malloc(d * sizeof *w), *r = malloc(d * sizeof *r);
+        double *h1 = malloc(d * sizeof *h1), *h2 = malloc(d * sizeof *h2);
+        cr_assert(x32 && x64 && w && r && h1 && h2);
+        float *x = x32 + 1; /* rows at an odd float offset */
+        for (size_t i = 0; i < 4 * d; i++)
+            x64[i] = x[i] = (float)(spx_rng_uniform(&rng) - 0.5);
+        for (size_t i = 0; i < d; i++) {
+            w[i] = spx_rng_uniform(&rng) - 0.5;
+            r[i] = spx_rng_uniform(&rng) - 0.5;
+        }
+        const double c[4] = {0.3, -1.25, 2.0 / 3.0, 1e-3};
+        for (size_t s = 0; s < 2; s++) {
+            const spx_topeig_oja_kernels *k = sets[s];
+            double y[4], xx[4], xr, y64[4], xx64[4], xr64, want_xx, want_xr;
+            k->dots4_f32(x, w, r, d, y, xx, &xr);
+            k->dots4_f64(x64, w, r, d, y64, xx64, &xr64);
+            double want = sets[0]->dot2_norm_f32(x, w, r, d, &want_xr, &want_xx);
+            cr_expect(y[0] == want && xx[0] == want_xx && xr == want_xr, "set %zu d %zu row 0", s, d);
+            for (size_t j = 1; j < 4; j++) {
+                want = sets[0]->dot_norm_f32(x + j * d, w, d, &want_xx);
+                cr_expect(y[j] == want && xx[j] == want_xx, "set %zu d %zu row %zu", s, d, j);
+            }
+            /* f64 rows holding the same values: the same bits as the f32 rows. */
+            cr_expect(memcmp(y, y64, sizeof y) == 0 && memcmp(xx, xx64, sizeof xx) == 0 && xr == xr64,
+                      "set %zu d %zu: f64 rows differ", s, d);
+            for (size_t i = 0; i < d; i++)
+                h1[i] = h2[i] = w[i];
+            k->axpy4_f32(h1, c, x, d);
+            for (size_t j = 0; j < 4; j++)
+                spx_topeig_axpy_f32(h2, c[j], x + j * d, d);
+            cr_expect(memcmp(h1, h2, d * sizeof *h1) == 0, "set %zu d %zu: axpy4_f32", s, d);
+            for (size_t i = 0; i < d; i++)
+                h1[i] = w[i];
+            k->axpy4_f64(h1, c, x64, d);
+            cr_expect(memcmp(h1, h2, d * sizeof *h1) == 0, "set %zu d %zu: axpy4_f64", s, d);
+        }
+        free(x32), free(x64), free(w), free(r), free(h1), free(h2);
+    }
+}
+
+/* spx_topeig_apply_batch: w += a h element by element, h zeroed, ||w||^2 as dot_norm sums it. */
+Test(topeig_kernels, apply_batch)
+{
+    spx_rng rng;
+    spx_rng_seed(&rng, 14);
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        size_t d = dims[di];
+        double *w = malloc(d * sizeof *w), *h = malloc(d * sizeof *h), *want = malloc(d * sizeof *want);
+        cr_assert(w && h && want);
+        for (size_t i = 0; i < d; i++) {
+            w[i] = spx_rng_uniform(&rng) - 0.5;
+            h[i] = spx_rng_uniform(&rng) - 0.5;
+            want[i] = w[i];
+        }
+        spx_topeig_axpy_f64(want, 0.7, h, d);
+        double s = spx_topeig_apply_batch(w, 0.7, h, d), want_s;
+        spx_topeig_dot_norm_f64(want, want, d, &want_s);
+        cr_expect(memcmp(w, want, d * sizeof *w) == 0, "d %zu: w", d);
+        cr_expect(s == want_s, "d %zu: ||w||^2", d);
+        for (size_t i = 0; i < d; i++)
+            cr_expect(h[i] == 0.0, "d %zu: h[%zu] not zeroed", d, i);
+        free(w), free(h), free(want);
+    }
+}

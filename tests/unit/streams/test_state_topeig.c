@@ -177,6 +177,18 @@ Test(state_topeig, oja_with_order_alarm)
     both_dtypes(c, kv, want);
 }
 
+Test(state_topeig, adaoja_and_oja_mid_batch)
+{
+    /* 13 rows per input, batches of 8 (and 10: not a multiple of 4): the split falls inside a
+     * batch, with a partial step sum pending. */
+    rows_case c = {.dim = 21, .n_inputs = 30, .rows_per_input = 13, .split = 11};
+    const char *want[] = {"oja_batch", NULL};
+    const char *ada[] = {"method=adaoja", "batch=8", "order_block=16", NULL};
+    both_dtypes(c, ada, want);
+    const char *oja[] = {"method=oja", "batch=10", "t0=100", NULL};
+    both_dtypes(c, oja, want);
+}
+
 Test(state_topeig, power_k1_mid_block)
 {
     rows_case c = {.dim = 16, .n_inputs = 30, .rows_per_input = 9, .split = 14};
