@@ -185,7 +185,7 @@ static void batch_end(spx_topeig *t)
     size_t r = 0;                                                                                \
     while (r < n) {                                                                              \
         const T *x = rows + r * d;                                                               \
-        if ((t->rows & 3) == 0 && left >= 4 && n - r >= 5) {                                     \
+        if ((t->rows & 3) == 0 && left >= 4 && n - r >= 4) {                                     \
             double y[4], xx[4], xr, c[4];                                                        \
             kern->dots4_##SFX(x, o->w, t->order.ref, d, y, xx, &xr);                             \
             c[0] = batch_coefficient(t, y[0], xx[0], xr, inv_n2);                                \
