@@ -34,10 +34,13 @@ typedef float v4f __attribute__((vector_size(16)));
  * ~250 instructions per row. */
 typedef double v2d __attribute__((vector_size(16)));
 
-/* ((a0 + b0) + (a2 + b2)) + ((a1 + b1) + (a3 + b3)): the 8 lanes lo = a, hi = b in canonical order. */
-static inline double hsum8(v4d a, v4d b)
+/* ((a0 + b0) + (a2 + b2)) + ((a1 + b1) + (a3 + b3)): the 8 lanes lo = a, hi = b in canonical order.
+ * By pointer: vector arguments to a function compiled for the baseline would change the ABI
+ * (-Wpsabi) where it is not inlined (-O0). */
+#define hsum8(a, b) hsum8_ptr(&(a), &(b))
+static inline double hsum8_ptr(const v4d *a, const v4d *b)
 {
-    v4d t = a + b;
+    v4d t = *a + *b;
     v2d h = __builtin_shufflevector(t, t, 0, 1) + __builtin_shufflevector(t, t, 2, 3);
     return h[0] + h[1];
 }
