@@ -215,8 +215,9 @@ static void dots4_f64(const double *x, const double *w, const double *r, size_t 
 }
 
 static void dots4_f32(const float *x, const double *w, const double *r, size_t d, double y[4],
-                      double xx[4], double *xr)
+                      double xx[4], double *xr, double *wide)
 {
+    (void)wide; /* the portable axpy4_f32 widens x again */
     y[0] = spx_topeig_dot2_norm_f32(x, w, r, d, xr, &xx[0]);
     for (size_t j = 1; j < 4; j++)
         y[j] = spx_topeig_dot_norm_f32(x + j * d, w, d, &xx[j]);
@@ -255,8 +256,10 @@ CLONES static void axpy4_f64(double *h, const double c[4], const double *x, size
     AXPY4_BODY(LOAD_D)
 }
 
-CLONES static void axpy4_f32(double *h, const double c[4], const float *x, size_t d)
+CLONES static void axpy4_f32(double *h, const double c[4], const float *x, const double *wide,
+                             size_t d)
 {
+    (void)wide;
     AXPY4_BODY(LOAD_F)
 }
 
@@ -408,30 +411,37 @@ AVX512 static double axpy_dot2_norm8_f32(double *w, double c, const float *xp, c
 
 /* As dots4_f32, in one pass: w and r are loaded once for the four rows. Each row's lanes see the
  * same operations in the same order as in dot_norm8_f32 / dot2_norm8_f32. The next four rows are
- * prefetched, one 64-byte line per 16 floats. */
+ * prefetched, one 64-byte line per 16 floats. The widened rows are stored in `wide` for
+ * axpy4_8_f32: widening is as costly as a multiply here (the f64 arithmetic runs at the FP units'
+ * rate), and a store is not: d = 100, f32, batch 16: 43-46 -> 44-48 M rows/s (bench_topeig_speed). */
 #define DOTS4_GROUP(LDX, LDD, m)                                                                 \
     do {                                                                                         \
         v8d wv_, rv_, a_;                                                                        \
         LDD(wv_, w + i, m);                                                                      \
         LDD(rv_, r + i, m);                                                                      \
         LDX(a_, x + i, m);                                                                       \
+        STORE8_D1(wide + i, a_, m);                                                              \
         s0 += a_ * wv_;                                                                          \
         u += a_ * rv_;                                                                           \
         q0 += a_ * a_;                                                                           \
         LDX(a_, x + d + i, m);                                                                   \
+        STORE8_D1(wide + ws + i, a_, m);                                                         \
         s1 += a_ * wv_;                                                                          \
         q1 += a_ * a_;                                                                           \
         LDX(a_, x + 2 * d + i, m);                                                               \
+        STORE8_D1(wide + 2 * ws + i, a_, m);                                                     \
         s2 += a_ * wv_;                                                                          \
         q2 += a_ * a_;                                                                           \
         LDX(a_, x + 3 * d + i, m);                                                               \
+        STORE8_D1(wide + 3 * ws + i, a_, m);                                                     \
         s3 += a_ * wv_;                                                                          \
         q3 += a_ * a_;                                                                           \
     } while (0)
 
 AVX512 static void dots4_8_f32(const float *x, const double *w, const double *r, size_t d,
-                               double y[4], double xx[4], double *xr)
+                               double y[4], double xx[4], double *xr, double *wide)
 {
+    const size_t ws = SPX_TOPEIG_WIDE_STRIDE(d);
     const v8d zero = {0, 0, 0, 0, 0, 0, 0, 0};
     v8d s0 = zero, s1 = zero, s2 = zero, s3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
     v8d u = zero;
@@ -450,9 +460,13 @@ AVX512 static void dots4_8_f32(const float *x, const double *w, const double *r,
     *xr = hsum8_512(u);
 }
 
-/* As axpy4_f32 (each element's operations are the same, so are the bits). */
-AVX512 static void axpy4_8_f32(double *h, const double c[4], const float *x, size_t d)
+/* As axpy4_f32 (each element's operations are the same, so are the bits), reading the rows
+ * dots4_8_f32 widened into `wide` (the whole last group: lanes past d hold zeros there). */
+AVX512 static void axpy4_8_f32(double *h, const double c[4], const float *x, const double *wide,
+                               size_t d)
 {
+    (void)x;
+    const size_t ws = SPX_TOPEIG_WIDE_STRIDE(d);
     const v8d c0 = {c[0], c[0], c[0], c[0], c[0], c[0], c[0], c[0]};
     const v8d c1 = {c[1], c[1], c[1], c[1], c[1], c[1], c[1], c[1]};
     const v8d c2 = {c[2], c[2], c[2], c[2], c[2], c[2], c[2], c[2]};
@@ -461,13 +475,13 @@ AVX512 static void axpy4_8_f32(double *h, const double c[4], const float *x, siz
     for (; i + 8 <= d; i += 8) {
         v8d hv, a;
         LOAD8_D(hv, h + i, 0);
-        LOAD8_F(a, x + i, 0);
+        LOAD8_D(a, wide + i, 0);
         hv += c0 * a;
-        LOAD8_F(a, x + d + i, 0);
+        LOAD8_D(a, wide + ws + i, 0);
         hv += c1 * a;
-        LOAD8_F(a, x + 2 * d + i, 0);
+        LOAD8_D(a, wide + 2 * ws + i, 0);
         hv += c2 * a;
-        LOAD8_F(a, x + 3 * d + i, 0);
+        LOAD8_D(a, wide + 3 * ws + i, 0);
         hv += c3 * a;
         STORE8_D1(h + i, hv, 0);
     }
@@ -475,13 +489,13 @@ AVX512 static void axpy4_8_f32(double *h, const double c[4], const float *x, siz
         const __mmask8 m = (__mmask8)((1u << (d - i)) - 1u);
         v8d hv, a;
         LOAD8M_D(hv, h + i, m);
-        LOAD8M_F(a, x + i, m);
+        LOAD8_D(a, wide + i, 0);
         hv += c0 * a;
-        LOAD8M_F(a, x + d + i, m);
+        LOAD8_D(a, wide + ws + i, 0);
         hv += c1 * a;
-        LOAD8M_F(a, x + 2 * d + i, m);
+        LOAD8_D(a, wide + 2 * ws + i, 0);
         hv += c2 * a;
-        LOAD8M_F(a, x + 3 * d + i, m);
+        LOAD8_D(a, wide + 3 * ws + i, 0);
         hv += c3 * a;
         STORE8M_D1(h + i, hv, m);
     }

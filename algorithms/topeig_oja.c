@@ -29,7 +29,8 @@ static int oja_init(spx_topeig *t)
     o->b2 = t->p.b0 * t->p.b0;
     if (t->p.batch > 1) {
         o->h = aligned_alloc(64, bytes);
-        if (!o->h)
+        o->wide = aligned_alloc(64, 4 * SPX_TOPEIG_WIDE_STRIDE(t->d) * sizeof *o->wide);
+        if (!o->h || !o->wide)
             return -ENOMEM;
         memset(o->h, 0, bytes);
     }
@@ -40,6 +41,7 @@ static void oja_release(spx_topeig *t)
 {
     free(t->oja.w);
     free(t->oja.h);
+    free(t->oja.wide);
 }
 
 /* Rescales w to unit norm with an exactly recomputed norm. A w that is no longer a usable direction
@@ -146,10 +148,17 @@ static inline __attribute__((always_inline)) double batch_coefficient(spx_topeig
     t->oja.y2_sum += wx * wx * inv_n2;
     if (t->p.method == SPX_TOPEIG_ADAOJA)
         return wx;
-    double base = 1.0 + (double)t->rows / t->p.t0;
-    double decay = t->p.decay == 1.0 ? base : t->p.decay == 0.0 ? 1.0 : pow(base, t->p.decay);
-    double den = t->fro2 * decay;
-    return den > 0.0 ? t->p.eta0 * (double)t->rows / den * wx : 0.0;
+    /* eta = eta0 / (m (1 + rows / t0)^decay), m = fro2 / rows; with the default decay 1 as
+     * eta0 rows t0 / (fro2 (t0 + rows)): one division per row instead of two. */
+    const double rows = (double)t->rows, t0 = t->p.t0;
+    double num = t->p.eta0 * rows, den = t->fro2;
+    if (t->p.decay == 1.0) {
+        num *= t0;
+        den *= t0 + rows;
+    } else if (t->p.decay != 0.0) {
+        den *= pow(1.0 + rows / t0, t->p.decay);
+    }
+    return den > 0.0 ? num * wx / den : 0.0;
 }
 
 /* The batch's end: w += (step) h and h = 0 in one pass, which also gives the new ||w||^2;
@@ -172,6 +181,10 @@ static void batch_end(spx_topeig *t)
         oja_renormalise(t); /* a w that is no longer usable restarts from a fresh direction */
 }
 
+/* The f32 four-row kernels pass the rows widened once between them. */
+#define OJA_WIDE_f32 , o->wide
+#define OJA_WIDE_f64
+
 /* Rows four at a time (dots4, axpy4) where four start at a multiple of 4 (the row the ordering
  * check samples is then the first) inside one batch and one call; single rows elsewhere. Both give
  * the same bits, so results do not depend on how rows are split into calls. */
@@ -187,12 +200,12 @@ static void batch_end(spx_topeig *t)
         const T *x = rows + r * d;                                                               \
         if ((t->rows & 3) == 0 && left >= 4 && n - r >= 4) {                                     \
             double y[4], xx[4], xr, c[4];                                                        \
-            kern->dots4_##SFX(x, o->w, t->order.ref, d, y, xx, &xr);                             \
+            kern->dots4_##SFX(x, o->w, t->order.ref, d, y, xx, &xr OJA_WIDE_##SFX);              \
             c[0] = batch_coefficient(t, y[0], xx[0], xr, inv_n2);                                \
             c[1] = batch_coefficient(t, y[1], xx[1], NAN, inv_n2);                               \
             c[2] = batch_coefficient(t, y[2], xx[2], NAN, inv_n2);                               \
             c[3] = batch_coefficient(t, y[3], xx[3], NAN, inv_n2);                               \
-            kern->axpy4_##SFX(o->h, c, x, d);                                                    \
+            kern->axpy4_##SFX(o->h, c, x OJA_WIDE_##SFX, d);                                     \
             r += 4;                                                                              \
             left -= 4;                                                                           \
         } else {                                                                                 \

@@ -116,7 +116,8 @@ Test(topeig_kernels, four_row_kernels_give_the_single_row_bits)
         float *x32 = malloc((4 * d + 1) * sizeof *x32);
         double *x64 = malloc(4 * d * sizeof *x64), *w = malloc(d * sizeof *w), *r = malloc(d * sizeof *r);
         double *h1 = malloc(d * sizeof *h1), *h2 = malloc(d * sizeof *h2);
-        cr_assert(x32 && x64 && w && r && h1 && h2);
+        double *wide = aligned_alloc(64, 4 * SPX_TOPEIG_WIDE_STRIDE(d) * sizeof *wide);
+        cr_assert(x32 && x64 && w && r && h1 && h2 && wide);
         float *x = x32 + 1; /* rows at an odd float offset */
         for (size_t i = 0; i < 4 * d; i++)
             x64[i] = x[i] = (float)(spx_rng_uniform(&rng) - 0.5);
@@ -128,7 +129,7 @@ Test(topeig_kernels, four_row_kernels_give_the_single_row_bits)
         for (size_t s = 0; s < 2; s++) {
             const spx_topeig_oja_kernels *k = sets[s];
             double y[4], xx[4], xr, y64[4], xx64[4], xr64, want_xx, want_xr;
-            k->dots4_f32(x, w, r, d, y, xx, &xr);
+            k->dots4_f32(x, w, r, d, y, xx, &xr, wide);
             k->dots4_f64(x64, w, r, d, y64, xx64, &xr64);
             double want = sets[0]->dot2_norm_f32(x, w, r, d, &want_xr, &want_xx);
             cr_expect(y[0] == want && xx[0] == want_xx && xr == want_xr, "set %zu d %zu row 0", s, d);
@@ -141,7 +142,7 @@ Test(topeig_kernels, four_row_kernels_give_the_single_row_bits)
                       "set %zu d %zu: f64 rows differ", s, d);
             for (size_t i = 0; i < d; i++)
                 h1[i] = h2[i] = w[i];
-            k->axpy4_f32(h1, c, x, d);
+            k->axpy4_f32(h1, c, x, wide, d);
             for (size_t j = 0; j < 4; j++)
                 spx_topeig_axpy_f32(h2, c[j], x + j * d, d);
             cr_expect(memcmp(h1, h2, d * sizeof *h1) == 0, "set %zu d %zu: axpy4_f32", s, d);
@@ -150,7 +151,7 @@ Test(topeig_kernels, four_row_kernels_give_the_single_row_bits)
             k->axpy4_f64(h1, c, x64, d);
             cr_expect(memcmp(h1, h2, d * sizeof *h1) == 0, "set %zu d %zu: axpy4_f64", s, d);
         }
-        free(x32), free(x64), free(w), free(r), free(h1), free(h2);
+        free(x32), free(x64), free(w), free(r), free(h1), free(h2), free(wide);
     }
 }
 
