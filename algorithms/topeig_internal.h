@@ -52,7 +52,8 @@ typedef struct spx_topeig_oja_kernels {
     /* Mini-batches: four consecutive rows x (4 x d, row-major) against the same w in one pass:
      * y[j] = <x_j, w>, xx[j] = ||x_j||^2, bit for bit as dot_norm on each row, and
      * *xr = <x_0, r> as dot2_norm. The f32 version may also leave the rows widened to double in
-     * `wide` (4 x SPX_TOPEIG_WIDE_STRIDE(d), 64-byte aligned) for the axpy4_f32 that follows. */
+     * `wide` (4 x SPX_TOPEIG_WIDE_STRIDE(d), 64-byte aligned; or NULL: not wanted) for the
+     * axpy4_f32 that follows. */
     void (*dots4_f64)(const double *x, const double *w, const double *r, size_t d, double y[4],
                       double xx[4], double *xr);
     void (*dots4_f32)(const float *x, const double *w, const double *r, size_t d, double y[4],
@@ -64,8 +65,10 @@ typedef struct spx_topeig_oja_kernels {
     void (*axpy4_f32)(double *h, const double c[4], const float *x, const double *wide, size_t d);
 } spx_topeig_oja_kernels;
 const spx_topeig_oja_kernels *spx_topeig_oja_kernels_get(int allow_avx512);
-/* Row stride of the widened rows: d rounded up to whole 64-byte lines. */
+/* Row stride of the widened rows: d rounded up to whole 64-byte lines. Widened copies are used up
+ * to this dimension (four rows, 16 KiB: they must stay in L1). */
 #define SPX_TOPEIG_WIDE_STRIDE(d) (((d) + 7) & ~(size_t)7)
+#define SPX_TOPEIG_WIDE_MAX_DIM 512
 /* For p <= 4 columns (column-major d x p): y = Z^T x, and S += x y^T. */
 void spx_topeig_project_small(const double *x, const double *Z, size_t d, size_t p, double *y);
 void spx_topeig_rank_update_small(double *S, const double *x, const double *y, size_t d, size_t p);
@@ -104,7 +107,7 @@ typedef struct spx_topeig_oja {
     double y2_sum;
     /* Mini-batches (batch > 1): the sum of the current batch's steps, applied at its end. */
     double *h;
-    double *wide;              /* scratch: four f32 rows widened (see dots4_f32) */
+    double *wide;              /* scratch: four f32 rows widened (see dots4_f32); NULL for large d */
 } spx_topeig_oja;
 
 /* Block power state (POWER and RANDORDER). Matrices are column-major: Z is d x p with column j at

@@ -413,91 +413,123 @@ AVX512 static double axpy_dot2_norm8_f32(double *w, double c, const float *xp, c
  * same operations in the same order as in dot_norm8_f32 / dot2_norm8_f32. The next four rows are
  * prefetched, one 64-byte line per 16 floats. The widened rows are stored in `wide` for
  * axpy4_8_f32: widening is as costly as a multiply here (the f64 arithmetic runs at the FP units'
- * rate), and a store is not: d = 100, f32, batch 16: 43-46 -> 44-48 M rows/s (bench_topeig_speed). */
-#define DOTS4_GROUP(LDX, LDD, m)                                                                 \
+ * rate), and a store is not: d = 100, f32, batch 16: 43-46 -> 44-48 M rows/s (bench_topeig_speed).
+ * Only while the four widened rows stay in L1 (d <= SPX_TOPEIG_WIDE_MAX_DIM): at d = 1000 the
+ * copy made a batch 6.0 -> 3.7 M rows/s. */
+#define DOTS4_GROUP(LDX, LDD, STW, m)                                                            \
     do {                                                                                         \
         v8d wv_, rv_, a_;                                                                        \
         LDD(wv_, w + i, m);                                                                      \
         LDD(rv_, r + i, m);                                                                      \
         LDX(a_, x + i, m);                                                                       \
-        STORE8_D1(wide + i, a_, m);                                                              \
+        STW(wide + i, a_, m);                                                                    \
         s0 += a_ * wv_;                                                                          \
         u += a_ * rv_;                                                                           \
         q0 += a_ * a_;                                                                           \
         LDX(a_, x + d + i, m);                                                                   \
-        STORE8_D1(wide + ws + i, a_, m);                                                         \
+        STW(wide + ws + i, a_, m);                                                               \
         s1 += a_ * wv_;                                                                          \
         q1 += a_ * a_;                                                                           \
         LDX(a_, x + 2 * d + i, m);                                                               \
-        STORE8_D1(wide + 2 * ws + i, a_, m);                                                     \
+        STW(wide + 2 * ws + i, a_, m);                                                           \
         s2 += a_ * wv_;                                                                          \
         q2 += a_ * a_;                                                                           \
         LDX(a_, x + 3 * d + i, m);                                                               \
-        STORE8_D1(wide + 3 * ws + i, a_, m);                                                     \
+        STW(wide + 3 * ws + i, a_, m);                                                           \
         s3 += a_ * wv_;                                                                          \
         q3 += a_ * a_;                                                                           \
     } while (0)
 
+#define DOTS4_BODY(STW)                                                                          \
+    const size_t ws = SPX_TOPEIG_WIDE_STRIDE(d);                                                 \
+    const v8d zero = {0, 0, 0, 0, 0, 0, 0, 0};                                                   \
+    v8d s0 = zero, s1 = zero, s2 = zero, s3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;  \
+    v8d u = zero;                                                                                \
+    size_t i = 0;                                                                                \
+    for (; i + 8 <= d; i += 8) {                                                                 \
+        __builtin_prefetch(x + 4 * d + 4 * i);                                                   \
+        __builtin_prefetch(x + 4 * d + 4 * i + 16);                                              \
+        DOTS4_GROUP(LOAD8_F, LOAD8_D, STW, 0);                                                   \
+    }                                                                                            \
+    if (i < d) {                                                                                 \
+        const __mmask8 m = (__mmask8)((1u << (d - i)) - 1u);                                     \
+        DOTS4_GROUP(LOAD8M_F, LOAD8M_D, STW, m);                                                 \
+    }                                                                                            \
+    y[0] = hsum8_512(s0), y[1] = hsum8_512(s1), y[2] = hsum8_512(s2), y[3] = hsum8_512(s3);     \
+    xx[0] = hsum8_512(q0), xx[1] = hsum8_512(q1), xx[2] = hsum8_512(q2), xx[3] = hsum8_512(q3); \
+    *xr = hsum8_512(u);
+
+AVX512 static void dots4_8_wide_f32(const float *x, const double *w, const double *r, size_t d,
+                                    double y[4], double xx[4], double *xr, double *wide)
+{
+    DOTS4_BODY(STORE8_D1)
+}
+
+AVX512 static void dots4_8_plain_f32(const float *x, const double *w, const double *r, size_t d,
+                                     double y[4], double xx[4], double *xr, double *wide)
+{
+    DOTS4_BODY(STORE8_D0)
+    (void)wide, (void)ws;
+}
+
+/* wide = NULL: no widened copy (axpy4_8_f32 then widens x again). */
 AVX512 static void dots4_8_f32(const float *x, const double *w, const double *r, size_t d,
                                double y[4], double xx[4], double *xr, double *wide)
 {
-    const size_t ws = SPX_TOPEIG_WIDE_STRIDE(d);
-    const v8d zero = {0, 0, 0, 0, 0, 0, 0, 0};
-    v8d s0 = zero, s1 = zero, s2 = zero, s3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
-    v8d u = zero;
-    size_t i = 0;
-    for (; i + 8 <= d; i += 8) {
-        __builtin_prefetch(x + 4 * d + 4 * i);
-        __builtin_prefetch(x + 4 * d + 4 * i + 16);
-        DOTS4_GROUP(LOAD8_F, LOAD8_D, 0);
-    }
-    if (i < d) {
-        const __mmask8 m = (__mmask8)((1u << (d - i)) - 1u);
-        DOTS4_GROUP(LOAD8M_F, LOAD8M_D, m);
-    }
-    y[0] = hsum8_512(s0), y[1] = hsum8_512(s1), y[2] = hsum8_512(s2), y[3] = hsum8_512(s3);
-    xx[0] = hsum8_512(q0), xx[1] = hsum8_512(q1), xx[2] = hsum8_512(q2), xx[3] = hsum8_512(q3);
-    *xr = hsum8_512(u);
+    if (wide)
+        dots4_8_wide_f32(x, w, r, d, y, xx, xr, wide);
+    else
+        dots4_8_plain_f32(x, w, r, d, y, xx, xr, wide);
 }
 
 /* As axpy4_f32 (each element's operations are the same, so are the bits), reading the rows
- * dots4_8_f32 widened into `wide` (the whole last group: lanes past d hold zeros there). */
+ * dots4_8_f32 widened into `wide` (the whole last group: lanes past d hold zeros there), or x when
+ * wide is NULL. */
+#define AXPY4_8_BODY(LDA, A, S)                                                                  \
+    const v8d c0 = {c[0], c[0], c[0], c[0], c[0], c[0], c[0], c[0]};                             \
+    const v8d c1 = {c[1], c[1], c[1], c[1], c[1], c[1], c[1], c[1]};                             \
+    const v8d c2 = {c[2], c[2], c[2], c[2], c[2], c[2], c[2], c[2]};                             \
+    const v8d c3 = {c[3], c[3], c[3], c[3], c[3], c[3], c[3], c[3]};                             \
+    size_t i = 0;                                                                                \
+    for (; i + 8 <= d; i += 8) {                                                                 \
+        v8d hv, a;                                                                               \
+        LOAD8_D(hv, h + i, 0);                                                                   \
+        LDA(a, (A) + i, 0);                                                                      \
+        hv += c0 * a;                                                                            \
+        LDA(a, (A) + (S) + i, 0);                                                                \
+        hv += c1 * a;                                                                            \
+        LDA(a, (A) + 2 * (S) + i, 0);                                                            \
+        hv += c2 * a;                                                                            \
+        LDA(a, (A) + 3 * (S) + i, 0);                                                            \
+        hv += c3 * a;                                                                            \
+        STORE8_D1(h + i, hv, 0);                                                                 \
+    }                                                                                            \
+    if (i < d) {                                                                                 \
+        const __mmask8 m = (__mmask8)((1u << (d - i)) - 1u);                                     \
+        v8d hv, a;                                                                               \
+        LOAD8M_D(hv, h + i, m);                                                                  \
+        LDA##M(a, (A) + i, m);                                                                   \
+        hv += c0 * a;                                                                            \
+        LDA##M(a, (A) + (S) + i, m);                                                             \
+        hv += c1 * a;                                                                            \
+        LDA##M(a, (A) + 2 * (S) + i, m);                                                         \
+        hv += c2 * a;                                                                            \
+        LDA##M(a, (A) + 3 * (S) + i, m);                                                         \
+        hv += c3 * a;                                                                            \
+        STORE8M_D1(h + i, hv, m);                                                                \
+    }
+
+/* The widened rows' last group is whole (zeros past d): read it unmasked. */
+#define LOAD8_DM(dst, p, m) LOAD8_D(dst, p, m)
+#define LOAD8_FM(dst, p, m) LOAD8M_F(dst, p, m)
+
 AVX512 static void axpy4_8_f32(double *h, const double c[4], const float *x, const double *wide,
                                size_t d)
 {
-    (void)x;
-    const size_t ws = SPX_TOPEIG_WIDE_STRIDE(d);
-    const v8d c0 = {c[0], c[0], c[0], c[0], c[0], c[0], c[0], c[0]};
-    const v8d c1 = {c[1], c[1], c[1], c[1], c[1], c[1], c[1], c[1]};
-    const v8d c2 = {c[2], c[2], c[2], c[2], c[2], c[2], c[2], c[2]};
-    const v8d c3 = {c[3], c[3], c[3], c[3], c[3], c[3], c[3], c[3]};
-    size_t i = 0;
-    for (; i + 8 <= d; i += 8) {
-        v8d hv, a;
-        LOAD8_D(hv, h + i, 0);
-        LOAD8_D(a, wide + i, 0);
-        hv += c0 * a;
-        LOAD8_D(a, wide + ws + i, 0);
-        hv += c1 * a;
-        LOAD8_D(a, wide + 2 * ws + i, 0);
-        hv += c2 * a;
-        LOAD8_D(a, wide + 3 * ws + i, 0);
-        hv += c3 * a;
-        STORE8_D1(h + i, hv, 0);
-    }
-    if (i < d) {
-        const __mmask8 m = (__mmask8)((1u << (d - i)) - 1u);
-        v8d hv, a;
-        LOAD8M_D(hv, h + i, m);
-        LOAD8_D(a, wide + i, 0);
-        hv += c0 * a;
-        LOAD8_D(a, wide + ws + i, 0);
-        hv += c1 * a;
-        LOAD8_D(a, wide + 2 * ws + i, 0);
-        hv += c2 * a;
-        LOAD8_D(a, wide + 3 * ws + i, 0);
-        hv += c3 * a;
-        STORE8M_D1(h + i, hv, m);
+    if (wide) {
+        AXPY4_8_BODY(LOAD8_D, wide, SPX_TOPEIG_WIDE_STRIDE(d))
+    } else {
+        AXPY4_8_BODY(LOAD8_F, x, d)
     }
 }
 

@@ -29,8 +29,12 @@ static int oja_init(spx_topeig *t)
     o->b2 = t->p.b0 * t->p.b0;
     if (t->p.batch > 1) {
         o->h = aligned_alloc(64, bytes);
-        o->wide = aligned_alloc(64, 4 * SPX_TOPEIG_WIDE_STRIDE(t->d) * sizeof *o->wide);
-        if (!o->h || !o->wide)
+        if (t->d <= SPX_TOPEIG_WIDE_MAX_DIM) {
+            o->wide = aligned_alloc(64, 4 * SPX_TOPEIG_WIDE_STRIDE(t->d) * sizeof *o->wide);
+            if (!o->wide)
+                return -ENOMEM;
+        }
+        if (!o->h)
             return -ENOMEM;
         memset(o->h, 0, bytes);
     }

@@ -146,6 +146,16 @@ Test(topeig_kernels, four_row_kernels_give_the_single_row_bits)
             for (size_t j = 0; j < 4; j++)
                 spx_topeig_axpy_f32(h2, c[j], x + j * d, d);
             cr_expect(memcmp(h1, h2, d * sizeof *h1) == 0, "set %zu d %zu: axpy4_f32", s, d);
+            /* Without the widened copy (large d): the same. */
+            double y2[4], xx2[4], xr2;
+            k->dots4_f32(x, w, r, d, y2, xx2, &xr2, NULL);
+            cr_expect(memcmp(y, y2, sizeof y) == 0 && memcmp(xx, xx2, sizeof xx) == 0 && xr == xr2,
+                      "set %zu d %zu: dots4_f32 without wide", s, d);
+            for (size_t i = 0; i < d; i++)
+                h1[i] = w[i];
+            k->axpy4_f32(h1, c, x, NULL, d);
+            cr_expect(memcmp(h1, h2, d * sizeof *h1) == 0, "set %zu d %zu: axpy4_f32 without wide",
+                      s, d);
             for (size_t i = 0; i < d; i++)
                 h1[i] = w[i];
             k->axpy4_f64(h1, c, x64, d);
