@@ -83,12 +83,51 @@ static inline double hsum8_ptr(const v4d *a, const v4d *b)
 #define GLD_F(dst, p, k, n) LOAD_F(dst, (p) + (k))
 #define GST1(p, k, v, n) STORE_D((p) + (k), v)
 #define GST0(p, k, v, n) ((void)0)
-/* Element by element, conditionally: a variable-length memcpy into zeroed buffers would be a libc
- * call per row (measured: f64 rows at d = 100 ran 30% slower). */
-#define PART_EL(p, j, n) ((j) < (n) ? (double)(p)[(j)] : 0.0)
-#define PLD(dst, p, k, n)                                                                        \
-    (dst) = (v4d){PART_EL(p, (k), n), PART_EL(p, (k) + 1, n), PART_EL(p, (k) + 2, n),            \
-                  PART_EL(p, (k) + 3, n)}
+/* The last, partial group: elements k.. < n of p in lanes 0-3, zeros above, loaded with SSE2 scalar
+ * and pair loads. Not a variable-length memcpy into a zeroed buffer (a libc call per row: f64 rows
+ * at d = 100 ran 30% slower), nor element-wise stores into a buffer read back as a vector (a
+ * store-forwarding stall on the row-to-row chain: 2x slower), nor a vector built from scalars (GCC
+ * then emits the register form of vmovq, VEX 66 0F D6, which valgrind cannot decode: SIGILL in the
+ * integration tests run under it). */
+/* (Vectors by pointer: 32-byte vectors by value would change the ABI of these baseline functions
+ * where they are not inlined, -Wpsabi.) */
+static inline void join2(v4d *out, v2d lo, v2d hi) { *out = __builtin_shufflevector(lo, hi, 0, 1, 2, 3); }
+
+static inline void part_d(v4d *out, const double *p, size_t m) /* m elements present (0-4+) */
+{
+    const v2d zero = {0, 0};
+    if (m >= 4)
+        join2(out, (v2d)_mm_loadu_pd(p), (v2d)_mm_loadu_pd(p + 2));
+    else if (m == 3)
+        join2(out, (v2d)_mm_loadu_pd(p), (v2d)_mm_load_sd(p + 2));
+    else if (m == 2)
+        join2(out, (v2d)_mm_loadu_pd(p), zero);
+    else if (m == 1)
+        join2(out, (v2d)_mm_load_sd(p), zero);
+    else
+        join2(out, zero, zero);
+}
+
+static inline void part_f(v4d *out, const float *p, size_t m)
+{
+    __m128 f;
+    if (m >= 4)
+        f = _mm_loadu_ps(p);
+    else if (m == 3)
+        f = _mm_movelh_ps(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)p)),
+                          _mm_load_ss(p + 2));
+    else if (m == 2)
+        f = _mm_castpd_ps(_mm_load_sd((const double *)(const void *)p));
+    else if (m == 1)
+        f = _mm_load_ss(p);
+    else
+        f = _mm_setzero_ps();
+    join2(out, (v2d)_mm_cvtps_pd(f), (v2d)_mm_cvtps_pd(_mm_movehl_ps(f, f)));
+}
+
+#define PART_LOAD(out, p, m)                                                                     \
+    _Generic((p), const float *: part_f, float *: part_f, default: part_d)(&(out), (p), (m))
+#define PLD(dst, p, k, n) PART_LOAD(dst, (p) + (k), (n) > (k) ? (n) - (k) : 0)
 #define PST1(p, k, v, n)                                                                         \
     do {                                                                                         \
         for (size_t j_ = 0; j_ < 4 && (k) + j_ < (n); j_++)                                      \

@@ -75,7 +75,8 @@ static void oja_renormalise(spx_topeig *t)
  * and leave w unchanged). c comes out of wx without a square root of ||w||^2, and the norm's
  * update carries no division from row to row (the former ||w||^2 (1 + 2 eta y^2 + eta^2 y^2 xx)
  * did, through y^2 = wx^2 / ||w||^2: ~2 ns more per f32 row at d = 8, 15 vs 13 ns). */
-static inline __attribute__((always_inline)) double oja_coefficient(spx_topeig *t, double wx, double xx, double xr)
+static inline __attribute__((always_inline)) double oja_coefficient(spx_topeig *t, double wx,
+                                                                    double xx, double xr)
 {
     spx_topeig_oja *o = &t->oja;
     double wx2 = wx * wx;
