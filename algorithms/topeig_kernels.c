@@ -114,10 +114,9 @@ static inline void part_f(v4d *out, const float *p, size_t m)
     if (m >= 4)
         f = _mm_loadu_ps(p);
     else if (m == 3)
-        f = _mm_movelh_ps(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)p)),
-                          _mm_load_ss(p + 2));
+        f = _mm_movelh_ps(_mm_castsi128_ps(_mm_loadu_si64(p)), _mm_load_ss(p + 2));
     else if (m == 2)
-        f = _mm_castpd_ps(_mm_load_sd((const double *)(const void *)p));
+        f = _mm_castsi128_ps(_mm_loadu_si64(p)); /* two floats, any alignment */
     else if (m == 1)
         f = _mm_load_ss(p);
     else
