@@ -65,35 +65,52 @@ void spx_topeig_params_default(spx_topeig_params *p, size_t dim)
     p->batch = 1;
 }
 
-static int params_valid(const spx_topeig_params *p)
+const char *spx_topeig_params_problem(const spx_topeig_params *p)
 {
-    if (!ops_of(p->method) || p->dim == 0 || p->k == 0 || p->k > p->dim)
-        return 0;
+    if (!ops_of(p->method))
+        return "unknown method";
+    if (p->dim == 0)
+        return "dim must be >= 1";
+    if (p->k == 0 || p->k > p->dim)
+        return "k must be in [1, dim]";
     /* Keeps every d x (k + oversample) and (2 sketch_rows) x d allocation far from overflow. */
     if (p->dim > ((size_t)1 << 32) || p->k > 4096 || p->oversample > 4096 ||
         p->sketch_rows > ((size_t)1 << 20) || p->heavy_max > ((size_t)1 << 24) ||
         p->block_rows > ((size_t)1 << 40) || p->order_block > ((size_t)1 << 40))
-        return 0;
+        return "a size beyond its limit (dim 2^32, k and oversample 4096, sketch_rows 2^20, "
+               "heavy_max 2^24, block_rows and order_block 2^40)";
     if (!(isfinite(p->order_z) && p->order_z > 0.0))
-        return 0;
+        return "order_z must be finite and > 0";
     if (!(isfinite(p->block_growth) && (p->block_growth == 0.0 || p->block_growth >= 1.0)))
-        return 0;
-    if (p->batch == 0 || p->batch > SPX_TOPEIG_BATCH_MAX ||
-        (p->batch != 1 && p->method != SPX_TOPEIG_ADAOJA && p->method != SPX_TOPEIG_OJA))
-        return 0;
+        return "block_growth must be 0 (auto) or >= 1";
+    if (p->batch == 0 || p->batch > SPX_TOPEIG_BATCH_MAX)
+        return "batch must be in [1, 65536]";
+    if (p->batch != 1 && p->method != SPX_TOPEIG_ADAOJA && p->method != SPX_TOPEIG_OJA)
+        return "batch > 1: mini-batches are for method=adaoja and method=oja";
     switch (p->method) {
     case SPX_TOPEIG_ADAOJA:
-        return p->k == 1 && isfinite(p->b0) && p->b0 > 0.0;
     case SPX_TOPEIG_OJA:
-        return p->k == 1 && isfinite(p->eta0) && p->eta0 > 0.0 && isfinite(p->t0) && p->t0 > 0.0 &&
-               isfinite(p->decay) && p->decay >= 0.0;
+        if (p->k != 1)
+            return "k must be 1 for adaoja and oja";
+        if (p->method == SPX_TOPEIG_ADAOJA && !(isfinite(p->b0) && p->b0 > 0.0))
+            return "b0 must be finite and > 0";
+        if (p->method == SPX_TOPEIG_OJA &&
+            !(isfinite(p->eta0) && p->eta0 > 0.0 && isfinite(p->t0) && p->t0 > 0.0 &&
+              isfinite(p->decay) && p->decay >= 0.0))
+            return "eta0 and t0 must be finite and > 0, decay finite and >= 0";
+        return NULL;
     case SPX_TOPEIG_POWER:
     case SPX_TOPEIG_RANDORDER:
-        return p->k + p->oversample <= p->dim && isfinite(p->heavy_factor) && p->heavy_factor > 0.0;
+        if (p->k + p->oversample > p->dim)
+            return "k + oversample must be <= dim for power and randorder";
+        if (!(isfinite(p->heavy_factor) && p->heavy_factor > 0.0))
+            return "heavy_factor must be finite and > 0";
+        return NULL;
     case SPX_TOPEIG_FD:
-        return p->sketch_rows == 0 || p->sketch_rows >= p->k;
+        return p->sketch_rows == 0 || p->sketch_rows >= p->k ? NULL
+                                                             : "sketch_rows must be 0 (auto) or >= k";
     }
-    return 0;
+    return "unknown method";
 }
 
 void spx_topeig_random_unit(spx_topeig *t, double *x)
@@ -112,7 +129,7 @@ void spx_topeig_random_unit(spx_topeig *t, double *x)
 
 int spx_topeig_create(spx_topeig **out, const spx_topeig_params *p)
 {
-    if (!out || !p || !params_valid(p))
+    if (!out || !p || spx_topeig_params_problem(p))
         return -EINVAL;
     spx_topeig *t = calloc(1, sizeof *t);
     if (!t)

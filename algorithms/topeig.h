@@ -79,6 +79,8 @@ typedef struct spx_topeig_params {
 
 /* Fills p with the defaults for dimension d. */
 void spx_topeig_params_default(spx_topeig_params *p, size_t dim);
+/* NULL when spx_topeig_create() accepts p, else why not (a static string naming the parameter). */
+const char *spx_topeig_params_problem(const spx_topeig_params *p);
 
 typedef struct spx_topeig spx_topeig;
 

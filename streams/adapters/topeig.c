@@ -79,19 +79,12 @@ static int topeig_create(void **state, const spx_stream_info *stream, const spx_
             return -1;
         }
     }
-    if (tp.batch != 1 && tp.method != SPX_TOPEIG_ADAOJA && tp.method != SPX_TOPEIG_OJA) {
-        snprintf(err, errlen, "batch=%zu: mini-batches are for method=adaoja and method=oja",
-                 tp.batch);
-        return -1;
-    }
+    const char *problem = spx_topeig_params_problem(&tp);
     spx_topeig *t;
-    int rc = spx_topeig_create(&t, &tp);
+    int rc = problem ? -EINVAL : spx_topeig_create(&t, &tp);
     if (rc != 0) {
         snprintf(err, errlen, "topeig (%s, k=%zu, dim=%zu): %s", spx_topeig_method_name(tp.method),
-                 tp.k, tp.dim,
-                 rc == -EINVAL ? "parameters out of range (k must be 1 for adaoja/oja; k + "
-                                 "oversample <= dim for power/randorder)"
-                               : strerror(-rc));
+                 tp.k, tp.dim, problem ? problem : strerror(-rc));
         return -1;
     }
     *state = t;

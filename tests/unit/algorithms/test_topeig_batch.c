@@ -178,9 +178,11 @@ Test(topeig_batch, params)
     spx_topeig_params p;
     spx_topeig_params_default(&p, 10);
     cr_expect_eq(p.batch, 1);
+    cr_expect_null(spx_topeig_params_problem(&p));
     spx_topeig *t = NULL;
     p.batch = 0;
     cr_expect_eq(spx_topeig_create(&t, &p), -EINVAL);
+    cr_expect_str_eq(spx_topeig_params_problem(&p), "batch must be in [1, 65536]");
     p.batch = SPX_TOPEIG_BATCH_MAX + 1;
     cr_expect_eq(spx_topeig_create(&t, &p), -EINVAL);
     p.batch = 8;

@@ -39,6 +39,10 @@ Test(adapter_topeig, parameters)
     create_fails((spx_param[]){{"method", "power"}, {"batch", "8"}}, 2,
                  "mini-batches are for method=adaoja and method=oja");
     create_fails((spx_param[]){{"method", "oja"}, {"k", "2"}}, 2, "k must be 1");
+    create_fails((spx_param[]){{"method", "power"}, {"k", "9"}}, 2,
+                 "k + oversample must be <= dim"); /* dim 10, oversample 2 */
+    create_fails((spx_param[]){{"method", "fd"}, {"k", "3"}, {"sketch_rows", "2"}}, 3,
+                 "sketch_rows must be 0 (auto) or >= k");
     create_ok((spx_param[]){{"method", "oja"}, {"batch", "16"}, {"t0", "50"}}, 3);
     create_ok((spx_param[]){{"method", "adaoja"}, {"batch", "65536"}}, 2);
     create_ok((spx_param[]){{"method", "power"}, {"batch", "1"}}, 2);
