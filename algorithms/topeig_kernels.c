@@ -29,9 +29,9 @@ typedef float v4f __attribute__((vector_size(16)));
  * canonical arithmetic, bit for bit: element i of a row is added into lane i mod 8 of each
  * accumulator, in order of i; a last partial group of 8 is padded with zeros (its missing elements
  * add +0 to their lanes); the lanes are combined as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
- * The tail goes through the vector lanes and the lanes are combined in vector form: at d = 100
- * (4 leftover elements) the former scalar tail loops and element-wise reduction were ~60 of the
- * ~250 instructions per row. */
+ * The tail goes through the vector lanes and the lanes are combined in vector form, where scalar
+ * tail loops and an element-wise reduction were a large share of a short row's instructions
+ * (d = 100, f32 oja: 34 -> 36-37 M rows/s, docs/benchmarks.md). */
 typedef double v2d __attribute__((vector_size(16)));
 
 /* ((a0 + b0) + (a2 + b2)) + ((a1 + b1) + (a3 + b3)): the 8 lanes lo = a, hi = b in canonical order.

@@ -9,7 +9,7 @@
  * buffer of --mib MiB of rows (default 256, far larger than the caches) in calls of 1024 rows, one
  * BLAS thread; the best of 2 passes is reported. Times are the thread's CPU time. The Oja methods
  * run twice: row by row (batch 1, the default) and with mini-batches of B rows (--batch, default
- * 16), shown as e.g. "oja/16". */
+ * 64), shown as e.g. "oja/64". */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +99,7 @@ static double rows_per_sec(spx_topeig_method m, size_t batch, size_t d, size_t n
 
 int main(int argc, char **argv)
 {
-    size_t mib = 256, batch = 16;
+    size_t mib = 256, batch = 64;
     int quick = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
