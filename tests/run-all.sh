@@ -49,11 +49,14 @@ asan_suite() {
       ctest --test-dir "$asan" -V -j "$jobs" -LE fuzz >"$out" 2>&1
   local rc=$?
   grep -E 'tests passed, [0-9]+ tests? failed out of' "$out"
+  # A failed assertion first: it is often why a sanitizer then reports leaks (the test's cleanup
+  # never ran), and without it that report alone does not say what went wrong.
+  if [ "$rc" -ne 0 ]; then
+    grep -E -B12 -A4 '\*\*\*Failed|Failed  |\[FAIL\]' "$out" | head -300
+  fi
   if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|SUMMARY: (Address|UndefinedBehavior)Sanitizer|runtime error:' "$out"; then
     echo "sanitizer reports:"; grep -B2 -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out" | head -200
     rc=1
-  elif [ "$rc" -ne 0 ]; then
-    grep -E -A40 '\*\*\*Failed|Failed  |\[FAIL\]' "$out" | head -300
   fi
   rm -f "$out"
   return $rc
