@@ -1,5 +1,6 @@
 #define _XOPEN_SOURCE 700
 #include "daemon_harness.h"
+#include "free_ports.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,20 +25,6 @@ const char *spx_bin_path(const char *name)
     static char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", SPX_BIN_DIR, name);
     return path;
-}
-
-/* Asks the kernel for a free loopback port. Another process could take it before the daemon binds;
- * on loopback in a test run that race has not been seen, and a bind failure fails loudly. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        cr_assert_fail("free_port: %s", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static void sleep_ms(int ms)
@@ -65,9 +53,13 @@ void spx_daemon_start_keys(spx_daemon_proc *d, const char *const *extra_args,
         d->curve = true;
         d->keys = *keys;
     }
-    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", free_port());
-    snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", free_port());
-    snprintf(d->control, sizeof d->control, "tcp://127.0.0.1:%d", free_port());
+    int port[3];
+    int prc = spx_free_ports(port, 3);
+    if (prc != 0)
+        cr_assert_fail("free ports: %s", strerror(-prc));
+    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", port[0]);
+    snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", port[1]);
+    snprintf(d->control, sizeof d->control, "tcp://127.0.0.1:%d", port[2]);
     snprintf(d->state_dir, sizeof d->state_dir, "/tmp/spectrad-test-XXXXXX");
     cr_assert_not_null(mkdtemp(d->state_dir));
     snprintf(d->log_path, sizeof d->log_path, "%s.log", d->state_dir);
@@ -120,6 +112,9 @@ void spx_daemon_restart(spx_daemon_proc *d, const char *const *extra_args)
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
+        /* Dies with the test: a failed assertion ends the test process before its cleanup, and a
+         * daemon left running would hold its ports and CPU into later tests. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         /* A restart appends, so the log tells the whole story of the state dir. */
         int fd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {

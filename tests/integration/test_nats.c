@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "daemon_harness.h"
+#include "free_ports.h"
 #include "testdata.h"
 
 #define N_NODES 3
@@ -86,22 +88,12 @@ Test(nats, cluster_failover)
 
 #include <nats/nats.h>
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static pid_t spawn(const char *const *argv, const char *log)
 {
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* no nats-server outlives a failed test (see harness) */
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -133,9 +125,11 @@ static void cluster_start(cluster *c, const char *server)
 {
     snprintf(c->dir, sizeof c->dir, "/tmp/spx-nats-XXXXXX");
     cr_assert(mkdtemp(c->dir));
+    int port[2 * N_NODES];
+    cr_assert_eq(spx_free_ports(port, 2 * N_NODES), 0, "no free loopback ports");
     for (int i = 0; i < N_NODES; i++) {
-        c->port[i] = free_port();
-        c->cport[i] = free_port();
+        c->port[i] = port[2 * i];
+        c->cport[i] = port[2 * i + 1];
     }
     snprintf(c->urls, sizeof c->urls, "nats://127.0.0.1:%d,nats://127.0.0.1:%d,nats://127.0.0.1:%d",
              c->port[0], c->port[1], c->port[2]);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "daemon_proc.h"
+#include "free_ports.h"
 #include "spectra.h"
 #include "testdata.h"
 
@@ -44,15 +45,12 @@ static void nap(double s)
     nanosleep(&ts, NULL);
 }
 
-static int free_port(void)
+static int free_port_or_die(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len))
+    int port;
+    if (spx_free_ports(&port, 1) != 0)
         bench_die("free port", "socket");
-    close(fd);
-    return ntohs(a.sin_port);
+    return port;
 }
 
 static pid_t spawn(const char *const *argv, const char *log)
@@ -199,11 +197,14 @@ static double run_workers(bench *b, int n_workers, double *owned_wait)
     snprintf(tag, sizeof tag, "w%d", n_workers);
     pid_t pids[3];
     spectra_client *cl[3];
+    int ctl_port[3];
+    if (spx_free_ports(ctl_port, (size_t)n_workers) != 0)
+        bench_die("free ports", "socket");
     for (int w = 0; w < n_workers; w++) {
         char conf[128], log[128], ctl[64];
         snprintf(conf, sizeof conf, "%s/%s_%d.conf", b->dir, tag, w);
         snprintf(log, sizeof log, "%s/%s_%d.log", b->dir, tag, w);
-        snprintf(ctl, sizeof ctl, "tcp://127.0.0.1:%d", free_port());
+        snprintf(ctl, sizeof ctl, "tcp://127.0.0.1:%d", ctl_port[w]);
         write_config(conf, b, tag, w);
         static char bin[4096];
         snprintf(bin, sizeof bin, "%s/spectrad", SPX_BIN_DIR);
@@ -254,7 +255,7 @@ int main(int argc, char **argv)
     snprintf(b.dir, sizeof b.dir, "/tmp/bench-nats-XXXXXX");
     if (!mkdtemp(b.dir))
         bench_die("temp dir", "mkdtemp");
-    int port = free_port();
+    int port = free_port_or_die();
     snprintf(b.url, sizeof b.url, "nats://127.0.0.1:%d", port);
     char conf[128], log[128], text[512];
     snprintf(conf, sizeof conf, "%s/nats.conf", b.dir);

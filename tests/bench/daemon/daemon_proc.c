@@ -1,4 +1,5 @@
 #include "daemon_proc.h"
+#include "free_ports.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,18 +21,6 @@ void bench_die(const char *what, const char *why)
 {
     fprintf(stderr, "%s: %s: %s\n", g_name, what, why);
     exit(1);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        bench_die("free port", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 spectra_client *client_for(const daemon_proc *d, int timeout_ms)
@@ -57,9 +46,13 @@ void daemon_start_config(daemon_proc *d, const char *bin, const char *workers,
                          const char *config_path)
 {
     memset(d, 0, sizeof *d);
-    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", free_port());
-    snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", free_port());
-    snprintf(d->control, sizeof d->control, "tcp://127.0.0.1:%d", free_port());
+    int port[3];
+    int prc = spx_free_ports(port, 3);
+    if (prc != 0)
+        bench_die("free ports", strerror(-prc));
+    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", port[0]);
+    snprintf(d->publish, sizeof d->publish, "tcp://127.0.0.1:%d", port[1]);
+    snprintf(d->control, sizeof d->control, "tcp://127.0.0.1:%d", port[2]);
     snprintf(d->log_path, sizeof d->log_path, "/tmp/%s-%d.log", g_name, (int)getpid());
     pid_t pid = fork();
     if (pid < 0)
